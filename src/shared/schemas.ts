@@ -1,0 +1,252 @@
+// The API contract, declared once. The server validates requests and builds its
+// OpenAPI document from these schemas; the web UI imports the static types.
+// TypeBox schemas are plain JSON Schema, so Fastify's own validator uses them directly.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+export const LIMITS = {
+  nameMaxLength: 200,
+  payloadMaxBytes: 64 * 1024,
+  bodyMaxBytes: 256 * 1024,
+  expressionMaxLength: 200,
+  timezoneMaxLength: 64,
+  previewMaxCount: 50,
+  pageMaxLimit: 500,
+  bulkMaxTasks: 1000,
+} as const;
+
+const Instant = (description: string) =>
+  Type.String({ format: 'date-time', description, maxLength: 40 });
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const TaskState = Type.Union(
+  [Type.Literal('active'), Type.Literal('paused'), Type.Literal('completed')],
+  { description: 'active: will fire; paused: will not fire until resumed; completed: a one-time task that ran, or a cron past its end' },
+);
+export type TaskState = Static<typeof TaskState>;
+
+export const MisfirePolicy = Type.Union([Type.Literal('fire_once'), Type.Literal('skip')], {
+  description:
+    'What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped.',
+});
+export type MisfirePolicy = Static<typeof MisfirePolicy>;
+
+export const OnceSchedule = Type.Object(
+  {
+    type: Type.Literal('once'),
+    at: Instant('ISO 8601 instant with offset, e.g. 2026-12-01T09:00:00+01:00'),
+  },
+  { additionalProperties: false },
+);
+
+export const CronSchedule = Type.Object(
+  {
+    type: Type.Literal('cron'),
+    expression: Type.String({
+      minLength: 1,
+      maxLength: LIMITS.expressionMaxLength,
+      description: '5 fields (minute hour day month weekday), 6 fields (seconds first), or @hourly/@daily/@weekly/@monthly/@yearly',
+    }),
+    timezone: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.timezoneMaxLength, description: 'IANA time zone, default UTC' })),
+    startAt: Type.Optional(Nullable(Instant('no occurrence before this instant'))),
+    endAt: Type.Optional(Nullable(Instant('no occurrence after this instant'))),
+  },
+  { additionalProperties: false },
+);
+
+export const Schedule = Type.Union([OnceSchedule, CronSchedule]);
+export type Schedule = Static<typeof Schedule>;
+export type OnceSchedule = Static<typeof OnceSchedule>;
+export type CronSchedule = Static<typeof CronSchedule>;
+
+export const LogAction = Type.Object({ type: Type.Literal('log') }, { additionalProperties: false });
+export const Action = LogAction;
+export type Action = Static<typeof Action>;
+
+export const TaskCreate = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: LIMITS.nameMaxLength }),
+    schedule: Schedule,
+    payload: Type.Optional(Type.Any({ description: 'any JSON value, at most 64 KiB serialized' })),
+    action: Type.Optional(Action),
+    misfirePolicy: Type.Optional(MisfirePolicy),
+    runImmediatelyIfPast: Type.Optional(
+      Type.Boolean({ description: 'a one-time task whose time has passed is rejected unless this is true, then it fires at once' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type TaskCreate = Static<typeof TaskCreate>;
+
+export const TaskPatch = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.nameMaxLength })),
+    schedule: Type.Optional(Schedule),
+    payload: Type.Optional(Type.Any()),
+    action: Type.Optional(Action),
+    misfirePolicy: Type.Optional(MisfirePolicy),
+    runImmediatelyIfPast: Type.Optional(Type.Boolean()),
+    version: Type.Optional(Type.Integer({ minimum: 1, description: 'optimistic concurrency: the version you read; 409 if it changed' })),
+  },
+  { additionalProperties: false },
+);
+export type TaskPatch = Static<typeof TaskPatch>;
+
+export const RunStatus = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('running'),
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+  Type.Literal('skipped'),
+]);
+export type RunStatus = Static<typeof RunStatus>;
+
+export const LastRun = Type.Object({
+  id: Type.String(),
+  status: RunStatus,
+  scheduledFor: Type.String(),
+  startedAt: Nullable(Type.String()),
+});
+
+export const Task = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  name: Type.String(),
+  kind: Type.Union([Type.Literal('once'), Type.Literal('cron')]),
+  schedule: Schedule,
+  description: Type.String({ description: 'the schedule in plain English, e.g. "Every 5 minutes (Europe/Berlin)"' }),
+  payload: Type.Any(),
+  action: Action,
+  misfirePolicy: MisfirePolicy,
+  state: TaskState,
+  nextRunAt: Nullable(Type.String({ description: 'next occurrence not yet claimed; null when paused or completed' })),
+  version: Type.Integer(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+  lastRun: Nullable(LastRun),
+  upcoming: Type.Optional(Type.Array(Type.String(), { description: 'next occurrences (detail view only)' })),
+});
+export type Task = Static<typeof Task>;
+
+export const Run = Type.Object({
+  id: Type.String(),
+  taskId: Type.String(),
+  taskName: Type.String(),
+  scheduledFor: Type.String(),
+  startedAt: Nullable(Type.String({ description: 'the exact time it was executed, millisecond precision' })),
+  finishedAt: Nullable(Type.String()),
+  lagMs: Nullable(Type.Integer({ description: 'startedAt - scheduledFor' })),
+  status: RunStatus,
+  attempt: Type.Integer(),
+  nodeId: Nullable(Type.String()),
+  trigger: Type.Union([Type.Literal('schedule'), Type.Literal('manual')]),
+  late: Type.Boolean({ description: 'fired more than 10 s after its time (misfire or downtime)' }),
+  reason: Nullable(Type.String()),
+});
+export type Run = Static<typeof Run>;
+
+export const Page = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String()) });
+export const TaskPage = Page(Task);
+export const RunPage = Page(Run);
+export type TaskPage = Static<typeof TaskPage>;
+export type RunPage = Static<typeof RunPage>;
+
+export const TaskListQuery = Type.Object(
+  {
+    state: Type.Optional(TaskState),
+    kind: Type.Optional(Type.Union([Type.Literal('once'), Type.Literal('cron')])),
+    q: Type.Optional(Type.String({ maxLength: LIMITS.nameMaxLength, description: 'case-insensitive substring of the name' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.pageMaxLimit, default: 50 })),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type TaskListQuery = Static<typeof TaskListQuery>;
+
+export const RunListQuery = Type.Object(
+  {
+    taskId: Type.Optional(Type.String({ format: 'uuid' })),
+    status: Type.Optional(RunStatus),
+    from: Type.Optional(Instant('scheduledFor >= from')),
+    to: Type.Optional(Instant('scheduledFor < to')),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.pageMaxLimit, default: 50 })),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type RunListQuery = Static<typeof RunListQuery>;
+
+export const PreviewQuery = Type.Object(
+  {
+    expression: Type.String({ minLength: 1, maxLength: LIMITS.expressionMaxLength }),
+    timezone: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.timezoneMaxLength })),
+    count: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.previewMaxCount, default: 5 })),
+    startAt: Type.Optional(Instant('preview from this instant (default now)')),
+    endAt: Type.Optional(Instant('no occurrence after this instant')),
+  },
+  { additionalProperties: false },
+);
+export type PreviewQuery = Static<typeof PreviewQuery>;
+
+export const PreviewOccurrence = Type.Object({
+  at: Type.String(),
+  local: Type.String({ description: 'wall-clock time in the schedule time zone, e.g. 2027-03-28T03:00:00' }),
+  dst: Nullable(
+    Type.Union([Type.Literal('gap'), Type.Literal('overlap')], {
+      description: 'gap: the matching local time did not exist and this fires at the first instant after the jump; overlap: the local time occurs twice and this is its first occurrence',
+    }),
+  ),
+});
+export const Preview = Type.Object({
+  description: Type.String(),
+  timezone: Type.String(),
+  occurrences: Type.Array(Type.String()),
+  details: Type.Array(PreviewOccurrence),
+});
+export type Preview = Static<typeof Preview>;
+
+export const ClusterNode = Type.Object({
+  id: Type.String(),
+  host: Type.String(),
+  pid: Type.Integer(),
+  version: Type.String(),
+  startedAt: Type.String(),
+  heartbeatAt: Type.String(),
+  alive: Type.Boolean(),
+  firedLastMinute: Type.Integer(),
+  self: Type.Boolean({ description: 'the node that answered this request' }),
+});
+export const Cluster = Type.Object({ nodes: Type.Array(ClusterNode) });
+export type ClusterNode = Static<typeof ClusterNode>;
+export type Cluster = Static<typeof Cluster>;
+
+export const Stats = Type.Object({
+  tasks: Type.Object({ active: Type.Integer(), paused: Type.Integer(), completed: Type.Integer() }),
+  runs: Type.Object({ total: Type.Integer(), lastMinute: Type.Integer(), failed: Type.Integer(), skipped: Type.Integer(), pending: Type.Integer() }),
+  lag: Type.Array(
+    Type.Object({ minute: Type.String(), runs: Type.Integer(), p50Ms: Nullable(Type.Number()), p99Ms: Nullable(Type.Number()) }),
+    { description: 'per minute over the last 30 minutes, oldest first' },
+  ),
+});
+export type Stats = Static<typeof Stats>;
+
+export const ErrorBody = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    details: Type.Optional(Type.Any()),
+  }),
+});
+export type ErrorBody = Static<typeof ErrorBody>;
+
+/**
+ * Server-Sent Events on GET /api/events. Events are change hints, not a replica of the
+ * data: a live view refetches what it shows (throttled) when a hint arrives. They reach
+ * every node through one PostgreSQL NOTIFY per transaction, so a view on node A sees
+ * runs fired by node B.
+ *   event: runs   data: {"nodeId": "...", "count": 12}      runs were claimed, fired or recorded
+ *   event: tasks  data: {"taskId": "...", "change": "..."}  a task was created/updated/deleted/paused/resumed
+ *   event: ping   data: {}                                  keep-alive every 15 s
+ */
+export type ServerEvent =
+  | { type: 'runs'; nodeId: string; count: number }
+  | { type: 'tasks'; taskId: string; change: 'created' | 'updated' | 'deleted' | 'paused' | 'resumed' | 'triggered' };
