@@ -181,6 +181,19 @@ describe('docker-compose.yml', () => {
     expect(caddyfile).toMatch(/^\s*flush_interval\s+-1$/m);
   });
 
+  it('has a Caddyfile that Caddy accepts, where Caddy is installed', (ctx) => {
+    if (!onPath('caddy')) ctx.skip();
+    const dir = mkdtempSync(join(tmpdir(), 'sundial-caddy-'));
+    try {
+      execFileSync('caddy', ['validate', '--config', join(root, 'deploy/compose/Caddyfile'), '--adapter', 'caddyfile'], {
+        stdio: 'pipe',
+        env: { PATH: process.env.PATH, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('is valid for the Compose CLI, where one is installed (offline: `config` only)', (ctx) => {
     if (onPath('docker') && spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0) {
       execFileSync('docker', ['compose', '-f', 'docker-compose.yml', 'config', '--quiet'], { cwd: root, stdio: 'pipe' });
