@@ -53,7 +53,14 @@ export const CronSchedule = Type.Object(
   { additionalProperties: false },
 );
 
-export const Schedule = Type.Union([OnceSchedule, CronSchedule]);
+// A discriminated union: the validator picks the branch by `type`, so an error names
+// the field that is wrong in that branch instead of listing every branch's complaints.
+export const Schedule = Type.Unsafe<Static<typeof OnceSchedule> | Static<typeof CronSchedule>>({
+  type: 'object',
+  required: ['type'],
+  discriminator: { propertyName: 'type' },
+  oneOf: [OnceSchedule, CronSchedule],
+});
 export type Schedule = Static<typeof Schedule>;
 export type OnceSchedule = Static<typeof OnceSchedule>;
 export type CronSchedule = Static<typeof CronSchedule>;

@@ -1,0 +1,87 @@
+import type { Run, Task } from '../../shared/schemas.js';
+import { ApiError } from '../errors.js';
+import type { RunRow } from '../store/runs.js';
+import type { TaskRow, TaskWithLastRun } from '../store/tasks.js';
+import { compileTaskCron } from '../scheduler/plan.js';
+import { scheduleOf } from './task-input.js';
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+export function describeTask(t: TaskRow): string {
+  if (t.kind === 'once') return `Once at ${t.runAt!.toISOString().replace('T', ' ').replace('.000Z', ' UTC').replace(/\.(\d{3})Z$/, '.$1 UTC')}`;
+  try {
+    return compileTaskCron({ cronExpression: t.cronExpression!, timezone: t.timezone, startAt: t.startAt, endAt: t.endAt }).describe();
+  } catch {
+    return t.cronExpression!;
+  }
+}
+
+export function taskOut(t: TaskRow | TaskWithLastRun, upcoming?: Date[]): Task {
+  const lr = t as Partial<TaskWithLastRun>;
+  return {
+    id: t.id,
+    name: t.name,
+    kind: t.kind,
+    schedule: scheduleOf(t),
+    description: describeTask(t),
+    payload: t.payload,
+    action: t.action,
+    misfirePolicy: t.misfirePolicy,
+    state: t.state === 'deleted' ? 'completed' : t.state,
+    nextRunAt: iso(t.nextRunAt),
+    version: t.version,
+    createdAt: t.createdAt.toISOString(),
+    updatedAt: t.updatedAt.toISOString(),
+    lastRun: lr.lastRunId
+      ? {
+          id: lr.lastRunId,
+          status: lr.lastRunStatus as Run['status'],
+          scheduledFor: lr.lastRunScheduledFor!.toISOString(),
+          startedAt: iso(lr.lastRunStartedAt),
+        }
+      : null,
+    ...(upcoming ? { upcoming: upcoming.map((d) => d.toISOString()) } : {}),
+  };
+}
+
+export function runOut(r: RunRow): Run {
+  return {
+    id: r.id,
+    taskId: r.taskId,
+    taskName: r.taskName,
+    scheduledFor: r.scheduledFor.toISOString(),
+    startedAt: iso(r.startedAt),
+    finishedAt: iso(r.finishedAt),
+    lagMs: r.startedAt ? r.startedAt.getTime() - r.scheduledFor.getTime() : null,
+    status: r.status,
+    attempt: r.attempt,
+    nodeId: r.nodeId,
+    trigger: r.trigger,
+    late: r.late,
+    reason: r.reason,
+  };
+}
+
+/** Opaque keyset cursors: base64url of [sort key, id]. */
+export function encodeCursor(at: Date, id: string): string {
+  return Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string | undefined): { at: Date; id: string } | undefined {
+  if (!cursor) return undefined;
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const d = new Date(at);
+    if (typeof id !== 'string' || !/^[0-9a-f-]{1,36}$/i.test(id) || Number.isNaN(d.getTime())) throw new Error();
+    return { at: d, id };
+  } catch {
+    throw new ApiError('INVALID_CURSOR', 'cursor is not one this server returned', { field: 'cursor' });
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function assertTaskId(id: string): string {
+  if (!UUID.test(id)) throw new ApiError('TASK_NOT_FOUND', `no task with id ${JSON.stringify(id.slice(0, 80))}`, { field: 'id' });
+  return id;
+}

@@ -1,0 +1,157 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { Logger } from 'pino';
+import { LIMITS, type ServerEvent } from '../../shared/schemas.js';
+import { ApiError, ERRORS } from '../errors.js';
+import type { EventHub } from '../events.js';
+import type { Metrics } from '../metrics.js';
+import type { Sql } from '../store/db.js';
+import type { Clock } from '../time/clock.js';
+import { runRoutes } from './runs.js';
+import { taskRoutes } from './tasks.js';
+import { validationToApiError, validatorCompiler } from './validation.js';
+
+export interface ApiDeps {
+  sql: Sql;
+  clock: Clock;
+  nodeId: string;
+  version: string;
+  lookaheadMs: number;
+  hub: EventHub;
+  metrics: Metrics;
+  /** null when ready, else the reason */
+  readiness: () => Promise<string | null>;
+  /** refresh gauges that are read from the database */
+  collectMetrics: () => Promise<void>;
+  logger: Logger | boolean;
+  webRoot?: string;
+}
+
+const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
+
+/** Fastify error codes we answer with our own catalog entries. */
+const FASTIFY_ERRORS: Record<string, [keyof typeof ERRORS, string]> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['VALIDATION_FAILED', 'content-length does not match the body'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: ['INVALID_JSON', 'the body is empty; send a JSON object'],
+  FST_ERR_CTP_BODY_TOO_LARGE: ['BODY_TOO_LARGE', `the body is over ${LIMITS.bodyMaxBytes} bytes`],
+  FST_ERR_CTP_INVALID_JSON_BODY: ['INVALID_JSON', 'the body is not valid JSON'],
+};
+
+/** Builds the HTTP server without listening, so tests can call it with inject(). */
+export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    // per-request logs at info would drown a busy node; warnings and errors still show
+    loggerInstance: typeof deps.logger === 'object' ? deps.logger.child({}, { level: 'warn' }) : undefined,
+    logger: typeof deps.logger === 'boolean' ? deps.logger : undefined,
+    bodyLimit: LIMITS.bodyMaxBytes,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: undefined,
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+  app.setValidatorCompiler(validatorCompiler);
+
+  app.setErrorHandler((err: FastifyError & { validation?: unknown }, req, reply) => {
+    let e: ApiError;
+    if (err instanceof ApiError) e = err;
+    else if (err.validation) e = validationToApiError(err.validation as never, err.validationContext ?? 'body');
+    else if (err.code && FASTIFY_ERRORS[err.code]) {
+      const [code, message] = FASTIFY_ERRORS[err.code]!;
+      e = new ApiError(code, message);
+    } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      e = new ApiError('VALIDATION_FAILED', err.message);
+      return reply.code(err.statusCode).send({ error: { code: e.code, message: e.message } });
+    } else if (isDbUnavailable(err)) {
+      e = new ApiError('DATABASE_UNAVAILABLE', 'the database is unavailable; retry shortly');
+      reply.header('retry-after', '2');
+    } else {
+      req.log.error({ err }, 'unhandled error');
+      e = new ApiError('INTERNAL', 'internal error');
+    }
+    return reply.code(e.status).send({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0]!;
+    if (req.method === 'GET' && !path.startsWith('/api/') && webRoot && !/\.[a-z0-9]+$/i.test(path)) {
+      // the web UI's client-side routes
+      return reply.type('text/html').sendFile('index.html');
+    }
+    return reply.code(404).send({ error: { code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${path}` } });
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Sundial',
+        version: deps.version,
+        description: 'A distributed task scheduler: one-time and cron tasks, fired once each, on time.',
+      },
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', nodeId: deps.nodeId }));
+  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+    const problem = await deps.readiness();
+    return reply.code(problem ? 503 : 200).send(problem ? { status: 'not ready', reason: problem } : { status: 'ready', nodeId: deps.nodeId });
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    await deps.collectMetrics().catch(() => {});
+    return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
+  const streams = new Set<() => void>();
+  app.get('/api/events', { schema: { summary: 'Server-Sent Events: change hints for live views', tags: ['events'] } }, (req, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write(`retry: 2000\nevent: hello\ndata: ${JSON.stringify({ nodeId: deps.nodeId })}\n\n`);
+    const send = (e: ServerEvent) => {
+      const { type, ...data } = e;
+      res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    const unsubscribe = deps.hub.subscribe(send);
+    const ping = setInterval(() => res.write('event: ping\ndata: {}\n\n'), 15_000);
+    const close = () => {
+      clearInterval(ping);
+      unsubscribe();
+      streams.delete(close);
+      res.end();
+    };
+    streams.add(close);
+    req.raw.on('close', close);
+  });
+  app.addHook('preClose', async () => {
+    for (const close of [...streams]) close();
+  });
+
+  taskRoutes(app, deps);
+  runRoutes(app, deps);
+
+  const webRoot = deps.webRoot ?? (existsSync(DEFAULT_WEB_ROOT + 'index.html') ? DEFAULT_WEB_ROOT : undefined);
+  if (webRoot) {
+    await app.register(fastifyStatic, { root: webRoot, wildcard: false, index: 'index.html' });
+  } else {
+    app.get('/', (_req, reply) =>
+      reply.type('text/html').send('<!doctype html><title>Sundial</title><p>The web UI is not built. Run <code>npm run build</code>. The API is at <a href="/api/docs">/api/docs</a>.</p>'),
+    );
+  }
+  return app;
+}
+
+function isDbUnavailable(err: { code?: string; errno?: string }): boolean {
+  const code = err.code ?? err.errno ?? '';
+  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', '57P01', '57P03', '08006', '08001', '25006'].includes(code);
+}

@@ -1,0 +1,145 @@
+// Request bodies → rows, with every check that JSON Schema cannot express: the
+// schedule's meaning (cron semantics, time zone, bounds, past instants) and sizes.
+import { createHash } from 'node:crypto';
+import type { Schedule, TaskCreate, TaskPatch } from '../../shared/schemas.js';
+import { LIMITS } from '../../shared/schemas.js';
+import { ApiError, fieldError } from '../errors.js';
+import { compileCron, ScheduleError } from '../time/cron.js';
+import { firstOccurrence } from '../scheduler/plan.js';
+import type { TaskChange, TaskInsert, TaskRow } from '../store/tasks.js';
+
+/** Earliest and latest instants we accept: a typo like year 20260 is an error, not a plan. */
+const MIN_INSTANT = Date.UTC(2000, 0, 1);
+const MAX_INSTANT = Date.UTC(2200, 0, 1);
+/** A one-time task this far in the past is still "now" (client clock skew, latency). */
+const PAST_TOLERANCE_MS = 1000;
+
+function instant(value: string, field: string): Date {
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw fieldError('VALIDATION_FAILED', field, `${field} is not a valid date-time`);
+  if (d.getTime() < MIN_INSTANT || d.getTime() >= MAX_INSTANT) {
+    throw fieldError('VALIDATION_FAILED', field, `${field} must be between 2000-01-01 and 2200-01-01`);
+  }
+  return d;
+}
+
+function scheduleError(err: unknown): never {
+  if (err instanceof ScheduleError) {
+    throw fieldError(err.code === 'INVALID_TIMEZONE' ? 'INVALID_TIMEZONE' : 'INVALID_SCHEDULE', err.field, err.message);
+  }
+  throw err;
+}
+
+export function checkPayload(payload: unknown): unknown {
+  const value = payload === undefined ? null : payload;
+  const bytes = Buffer.byteLength(JSON.stringify(value));
+  if (bytes > LIMITS.payloadMaxBytes) {
+    throw fieldError('PAYLOAD_TOO_LARGE', 'payload', `payload is ${bytes} bytes serialized; the limit is ${LIMITS.payloadMaxBytes}`, {
+      limit: LIMITS.payloadMaxBytes,
+    });
+  }
+  return value;
+}
+
+function checkName(name: string): string {
+  const trimmed = name.trim();
+  if (!trimmed) throw fieldError('VALIDATION_FAILED', 'name', 'name must not be blank');
+  return name;
+}
+
+type ScheduleColumns = Pick<TaskInsert, 'kind' | 'runAt' | 'cronExpression' | 'timezone' | 'startAt' | 'endAt' | 'nextRunAt'>;
+
+/** Validates a schedule and computes its first occurrence from `now`. */
+export function scheduleColumns(s: Schedule, now: Date, runImmediatelyIfPast: boolean): ScheduleColumns {
+  if (s.type === 'once') {
+    const at = instant(s.at, 'schedule.at');
+    if (at.getTime() < now.getTime() - PAST_TOLERANCE_MS && !runImmediatelyIfPast) {
+      throw fieldError('SCHEDULE_IN_PAST', 'schedule.at', `schedule.at ${at.toISOString()} is in the past; send "runImmediatelyIfPast": true to run it now`);
+    }
+    return { kind: 'once', runAt: at, cronExpression: null, timezone: 'UTC', startAt: null, endAt: null, nextRunAt: at };
+  }
+  const startAt = s.startAt ? instant(s.startAt, 'schedule.startAt') : null;
+  const endAt = s.endAt ? instant(s.endAt, 'schedule.endAt') : null;
+  const timezone = s.timezone ?? 'UTC';
+  const expression = s.expression.trim();
+  try {
+    compileCron({ expression, timezone, startAt, endAt });
+  } catch (err) {
+    scheduleError(err);
+  }
+  const from = startAt && startAt > now ? startAt : now;
+  const nextRunAt = firstOccurrence({ cronExpression: expression, timezone, startAt, endAt }, from);
+  if (!nextRunAt && endAt && endAt <= now) {
+    throw fieldError('INVALID_SCHEDULE', 'schedule.endAt', 'schedule.endAt is in the past: the schedule would never fire');
+  }
+  if (!nextRunAt) throw fieldError('INVALID_SCHEDULE', 'schedule.expression', 'the schedule has no occurrence between its bounds');
+  return { kind: 'cron', runAt: null, cronExpression: expression, timezone, startAt, endAt, nextRunAt };
+}
+
+export function requestHash(body: unknown): string {
+  return createHash('sha256').update(JSON.stringify(body)).digest('base64url');
+}
+
+export function taskInsertFromCreate(body: TaskCreate, now: Date, idempotencyKey: string | null): TaskInsert {
+  const cols = scheduleColumns(body.schedule, now, body.runImmediatelyIfPast ?? false);
+  return {
+    name: checkName(body.name),
+    ...cols,
+    payload: checkPayload(body.payload),
+    action: body.action ?? { type: 'log' },
+    misfirePolicy: body.misfirePolicy ?? 'fire_once',
+    state: 'active',
+    idempotencyKey,
+    idempotencyHash: idempotencyKey ? requestHash(body) : null,
+  };
+}
+
+export function scheduleOf(t: TaskRow): Schedule {
+  if (t.kind === 'once') return { type: 'once', at: t.runAt!.toISOString() };
+  return {
+    type: 'cron',
+    expression: t.cronExpression!,
+    timezone: t.timezone,
+    ...(t.startAt ? { startAt: t.startAt.toISOString() } : {}),
+    ...(t.endAt ? { endAt: t.endAt.toISOString() } : {}),
+  };
+}
+
+/**
+ * PATCH semantics. A new schedule restarts the task from now (a completed one-time
+ * task given a new future time becomes active again); a paused task stays paused and
+ * picks the schedule up on resume.
+ */
+export function taskChangeFromPatch(body: TaskPatch, current: TaskRow, now: Date) {
+  const change: TaskChange = {};
+  if (body.name !== undefined) change.name = checkName(body.name);
+  if (body.payload !== undefined) change.payload = checkPayload(body.payload);
+  if (body.action !== undefined) change.action = body.action;
+  if (body.misfirePolicy !== undefined) change.misfirePolicy = body.misfirePolicy;
+  let cancelPending: string | undefined;
+  let wake = false;
+  if (body.schedule !== undefined) {
+    const cols = scheduleColumns(body.schedule, now, body.runImmediatelyIfPast ?? false);
+    Object.assign(change, cols);
+    if (current.state === 'paused') change.nextRunAt = null;
+    else {
+      change.state = 'active';
+      wake = true;
+    }
+    cancelPending = 'schedule changed';
+  }
+  return { change, cancelPending, wake };
+}
+
+export function resumeChange(current: TaskRow, now: Date): TaskChange {
+  if (current.state !== 'paused') throw new ApiError('TASK_NOT_ACTIVE', `task is ${current.state}, not paused`);
+  if (current.kind === 'once') {
+    // A one-time task whose time passed while paused fires now, marked late; nothing is dropped.
+    return { state: 'active', nextRunAt: current.runAt };
+  }
+  const next = firstOccurrence(
+    { cronExpression: current.cronExpression!, timezone: current.timezone, startAt: current.startAt, endAt: current.endAt },
+    current.startAt && current.startAt > now ? current.startAt : now,
+  );
+  return next ? { state: 'active', nextRunAt: next } : { state: 'completed', nextRunAt: null };
+}

@@ -1,0 +1,37 @@
+// The one error catalog: every error a client can see, with its HTTP status.
+export const ERRORS = {
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  INVALID_SCHEDULE: 400,
+  INVALID_TIMEZONE: 400,
+  SCHEDULE_IN_PAST: 400,
+  INVALID_CURSOR: 400,
+  TASK_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  TASK_NOT_ACTIVE: 409,
+  VERSION_CONFLICT: 409,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  PAYLOAD_TOO_LARGE: 413,
+  BODY_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  PRECONDITION_FAILED: 412,
+  DATABASE_UNAVAILABLE: 503,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.status = ERRORS[code];
+  }
+}
+
+export const fieldError = (code: ErrorCode, field: string, message: string, extra?: Record<string, unknown>) =>
+  new ApiError(code, message, { field, ...extra });

@@ -1,0 +1,52 @@
+// `sundial serve`: one node. Several nodes with the same DATABASE_URL form a cluster.
+import { ConfigError, loadConfig, USAGE } from './config.js';
+import { startApp } from './app.js';
+
+const SHUTDOWN_DEADLINE_MS = 9000;
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (command !== 'serve') {
+    process.stderr.write(`unknown command ${JSON.stringify(command ?? '')}\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  let config;
+  try {
+    config = loadConfig(rest);
+  } catch (err) {
+    if (err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+  const app = await startApp(config);
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    if (++signals > 1) {
+      app.log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    app.log.info({ signal }, 'draining');
+    const deadline = setTimeout(() => {
+      app.log.error('drain took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    app.stop().then(
+      () => process.exit(0),
+      (err) => {
+        app.log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

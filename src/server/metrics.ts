@@ -1,0 +1,51 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry per node instance (tests run several in one process). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'sundial_process_' });
+  return {
+    registry,
+    fireLag: new Histogram({
+      name: 'sundial_fire_lag_seconds',
+      help: 'Time from an occurrence\'s scheduled instant to the start of its execution',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    runs: new Counter({
+      name: 'sundial_runs_total',
+      help: 'Runs recorded by this node, by final status',
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
+    fenced: new Counter({
+      name: 'sundial_results_fenced_total',
+      help: 'Results this node tried to record for runs it no longer owned (lease lost, task deleted or edited)',
+      registers: [registry],
+    }),
+    claimBatch: new Histogram({
+      name: 'sundial_claim_batch_size',
+      help: 'Occurrences claimed per claim transaction',
+      buckets: [1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000],
+      registers: [registry],
+    }),
+    recordBatch: new Histogram({
+      name: 'sundial_record_batch_size',
+      help: 'Results written per completion statement',
+      buckets: [1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000],
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'sundial_in_flight',
+      help: 'Occurrences this node has claimed and not yet recorded',
+      registers: [registry],
+    }),
+    dueBacklog: new Gauge({
+      name: 'sundial_due_backlog',
+      help: 'Tasks already due and not yet claimed (capped at 100000)',
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

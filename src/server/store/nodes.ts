@@ -1,0 +1,83 @@
+// Membership, per-node leases and the housekeeping leader lease.
+import type { Sql } from './db.js';
+
+export interface NodeRow {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  startedAt: Date;
+  heartbeatAt: Date;
+  leaseUntil: Date;
+  stoppedAt: Date | null;
+}
+
+/**
+ * Registers (or re-registers) a node. A node restarted under the same id does not
+ * remember what its previous life claimed, so those runs are handed back here;
+ * otherwise the new lease would keep them from being rescued.
+ */
+export async function nodeRegister(
+  sql: Sql,
+  n: { id: string; host: string; pid: number; version: string; leaseMs: number },
+): Promise<{ released: number }> {
+  return sql.begin(async (tx) => {
+    await tx`
+      insert into nodes (id, host, pid, version, started_at, heartbeat_at, lease_until, stopped_at)
+      values (${n.id}, ${n.host}, ${n.pid}, ${n.version}, now(), now(), now() + ${n.leaseMs} * interval '1 ms', null)
+      on conflict (id) do update set host = excluded.host, pid = excluded.pid, version = excluded.version,
+        started_at = now(), heartbeat_at = now(), lease_until = excluded.lease_until, stopped_at = null`;
+    const released = await tx`
+      update runs set node_id = null where node_id = ${n.id} and status in ('pending', 'running') returning id`;
+    return { released: released.length };
+  });
+}
+
+/** Renews the lease. Returns false if the lease had already lapsed (others may own our runs now). */
+export async function nodeHeartbeat(sql: Sql, id: string, leaseMs: number): Promise<boolean> {
+  const [row] = await sql<{ wasValid: boolean }[]>`
+    update nodes n set heartbeat_at = now(), lease_until = now() + ${leaseMs} * interval '1 ms', stopped_at = null
+    from (select lease_until >= now() as was_valid from nodes where id = ${id}) prev
+    where n.id = ${id}
+    returning prev.was_valid`;
+  return row?.wasValid ?? false;
+}
+
+export async function nodeStop(sql: Sql, id: string): Promise<void> {
+  await sql`update nodes set stopped_at = now(), lease_until = now() where id = ${id}`;
+}
+
+/** Live nodes, and those that died in the last few minutes (shown as not alive). */
+export async function nodeList(sql: Sql, recentMs = 5 * 60_000): Promise<(NodeRow & { alive: boolean })[]> {
+  return sql<(NodeRow & { alive: boolean })[]>`
+    select *, (stopped_at is null and lease_until >= now()) as alive from nodes
+    where heartbeat_at > now() - ${recentMs} * interval '1 ms'
+    order by started_at, id`;
+}
+
+export async function nodesPrune(sql: Sql, olderThanMs: number): Promise<number> {
+  const rows = await sql`
+    delete from nodes n where heartbeat_at < now() - ${olderThanMs} * interval '1 ms'
+      and not exists (select 1 from runs r where r.node_id = n.id and r.status in ('pending', 'running'))
+    returning 1`;
+  return rows.length;
+}
+
+/** Takes or renews a named lease; true if this node holds it afterwards. */
+export async function leaderLeaseAcquire(sql: Sql, name: string, nodeId: string, leaseMs: number): Promise<boolean> {
+  const rows = await sql`
+    insert into leader_leases (name, node_id, lease_until)
+    values (${name}, ${nodeId}, now() + ${leaseMs} * interval '1 ms')
+    on conflict (name) do update set node_id = excluded.node_id, lease_until = excluded.lease_until
+      where leader_leases.node_id = excluded.node_id or leader_leases.lease_until < now()
+    returning node_id`;
+  return rows.length > 0;
+}
+
+export async function leaderLeaseRelease(sql: Sql, name: string, nodeId: string): Promise<void> {
+  await sql`delete from leader_leases where name = ${name} and node_id = ${nodeId}`;
+}
+
+export async function dbPing(sql: Sql): Promise<void> {
+  await sql`select 1`;
+}

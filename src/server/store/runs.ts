@@ -1,0 +1,295 @@
+// Every SQL statement about runs (occurrences and their execution log).
+import type { Sql } from './db.js';
+import { NOTIFY_CHANNEL, type TaskRow } from './tasks.js';
+
+export type RunStatusRow = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
+
+export interface RunRow {
+  id: string;
+  taskId: string;
+  taskName: string;
+  scheduledFor: Date;
+  trigger: 'schedule' | 'manual';
+  status: RunStatusRow;
+  reason: string | null;
+  late: boolean;
+  attempt: number;
+  nodeId: string | null;
+  claimedAt: Date | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** What a node holds in memory between claim and fire. */
+export interface ClaimedRun {
+  id: string;
+  taskId: string;
+  scheduledFor: Date;
+  attempt: number;
+  late: boolean;
+  trigger: 'schedule' | 'manual';
+  reason: string | null;
+}
+
+export interface PlannedRun {
+  scheduledFor: Date;
+  status: 'pending' | 'skipped';
+  reason: string | null;
+  late: boolean;
+}
+
+export interface ClaimPlan {
+  runs: PlannedRun[];
+  nextRunAt: Date | null;
+  state: 'active' | 'completed';
+}
+
+export type DueTask = Pick<
+  TaskRow,
+  'id' | 'kind' | 'runAt' | 'cronExpression' | 'timezone' | 'startAt' | 'endAt' | 'misfirePolicy' | 'nextRunAt' | 'state'
+>;
+
+/**
+ * The claim: in one transaction, lock due tasks (SKIP LOCKED, so nodes never wait on
+ * each other), turn each due occurrence into a run row owned by this node, and move
+ * each task to its next occurrence. The unique key (task_id, scheduled_for) makes a
+ * second run for the same occurrence impossible even if two claims raced.
+ * Round trips: begin, select, insert, update, commit — per batch, not per task.
+ */
+export async function occurrencesClaimDue(
+  sql: Sql,
+  opts: { nodeId: string; horizon: Date; limit: number; plan: (task: DueTask) => ClaimPlan },
+): Promise<{ claimed: ClaimedRun[]; tasks: number; skipped: number; moreDue: boolean }> {
+  return sql.begin(async (tx) => {
+    const due = await tx<DueTask[]>`
+      select id, kind, run_at, cron_expression, timezone, start_at, end_at, misfire_policy, next_run_at, state
+      from tasks
+      where next_run_at <= ${opts.horizon} and state = 'active'
+      order by next_run_at
+      limit ${opts.limit}
+      for update skip locked`;
+    if (!due.length) return { claimed: [], tasks: 0, skipped: 0, moreDue: false };
+
+    // Rows travel as one JSON parameter: postgres.js array parameters mangle nulls and
+    // booleans, and json_to_recordset is one parse on the server for the whole batch.
+    const runs: { task_id: string; at: string; status: string; reason: string | null; late: boolean }[] = [];
+    const moves: { id: string; next: string | null; state: string }[] = [];
+    for (const t of due) {
+      const plan = opts.plan(t);
+      for (const r of plan.runs) {
+        runs.push({ task_id: t.id, at: r.scheduledFor.toISOString(), status: r.status, reason: r.reason, late: r.late });
+      }
+      moves.push({ id: t.id, next: plan.nextRunAt ? plan.nextRunAt.toISOString() : null, state: plan.state });
+    }
+
+    const inserted = runs.length
+      ? await tx<(ClaimedRun & { status: string })[]>`
+          insert into runs (task_id, scheduled_for, status, reason, late, attempt, node_id, claimed_at, finished_at)
+          select v.task_id, v.at, v.status, v.reason, v.late,
+                 case when v.status = 'pending' then 1 else 0 end,
+                 case when v.status = 'pending' then ${opts.nodeId} end,
+                 now(),
+                 case when v.status = 'skipped' then now() end
+          from json_to_recordset(${JSON.stringify(runs)}::text::json)
+               as v(task_id uuid, at timestamptz, status text, reason text, late boolean)
+          on conflict (task_id, scheduled_for) where trigger = 'schedule' do nothing
+          returning id, task_id, scheduled_for, attempt, late, trigger, reason, status`
+      : [];
+
+    await tx`
+      update tasks t set next_run_at = v.next, state = v.state
+      from json_to_recordset(${JSON.stringify(moves)}::text::json) as v(id uuid, next timestamptz, state text)
+      where t.id = v.id`;
+
+    const claimed = inserted.filter((r) => r.status === 'pending');
+    // a recurring task may already have its next occurrence inside the horizon
+    const moreDue = moves.some((m) => m.next !== null && m.next <= opts.horizon.toISOString());
+    return { claimed, tasks: due.length, skipped: inserted.length - claimed.length, moreDue };
+  });
+}
+
+/**
+ * Runs that are pending with no live owner: manual triggers, runs handed back by a
+ * draining node, and runs of a node whose lease lapsed (crashed or frozen). The claim
+ * bumps `attempt`, which fences the previous owner's late result.
+ */
+export async function runsClaimOrphaned(
+  sql: Sql,
+  opts: { nodeId: string; horizon: Date; limit: number },
+): Promise<(ClaimedRun & { kind: string; misfirePolicy: string })[]> {
+  return sql`
+    update runs r set node_id = ${opts.nodeId}, attempt = r.attempt + 1, claimed_at = now()
+    from tasks t
+    where t.id = r.task_id and r.id in (
+      select o.id from runs o
+      left join nodes n on n.id = o.node_id
+      where o.status in ('pending', 'running') and o.scheduled_for <= ${opts.horizon}
+        and (o.node_id is null or n.id is null or n.lease_until < now())
+      order by o.scheduled_for
+      limit ${opts.limit}
+      for update of o skip locked)
+    returning r.id, r.task_id, r.scheduled_for, r.attempt, r.late, r.trigger, r.reason, t.kind, t.misfire_policy`;
+}
+
+export interface RunResult {
+  id: string;
+  attempt: number;
+  status: 'succeeded' | 'failed' | 'skipped';
+  startedAt: Date | null;
+  finishedAt: Date;
+  late: boolean;
+  reason: string | null;
+}
+
+/**
+ * Records results in one statement per batch, fenced by owner and attempt: a node
+ * that lost its lease (frozen, partitioned) cannot overwrite the result of the node
+ * that took its runs over. One NOTIFY for the whole batch tells live views.
+ * Returns the ids that were accepted.
+ */
+export async function runsComplete(sql: Sql, nodeId: string, results: RunResult[]): Promise<string[]> {
+  if (!results.length) return [];
+  const rows = await sql<{ id: string }[]>`
+    with v as (
+      select * from json_to_recordset(${JSON.stringify(
+        results.map((r) => ({
+          id: r.id,
+          attempt: r.attempt,
+          status: r.status,
+          started_at: r.startedAt?.toISOString() ?? null,
+          finished_at: r.finishedAt.toISOString(),
+          late: r.late,
+          reason: r.reason,
+        })),
+      )}::text::json) as v(id bigint, attempt int, status text, started_at timestamptz, finished_at timestamptz, late boolean, reason text)
+    ), done as (
+      update runs r set status = v.status, started_at = v.started_at, finished_at = v.finished_at,
+                        late = v.late, reason = coalesce(v.reason, r.reason)
+      from v
+      where r.id = v.id and r.attempt = v.attempt and r.node_id = ${nodeId}
+        and r.status in ('pending', 'running')
+      returning r.id
+    ), n as (
+      select pg_notify(${NOTIFY_CHANNEL}, json_build_object('t', 'runs', 'node', ${nodeId}::text,
+                                                           'count', (select count(*) from done))::text)
+    )
+    select done.id from done, n`;
+  return rows.map((r) => r.id);
+}
+
+/** A draining node hands back what it claimed but has not fired, for others to fire on time. */
+export async function runsRelease(sql: Sql, nodeId: string): Promise<number> {
+  const rows = await sql`
+    with released as (
+      update runs set node_id = null where node_id = ${nodeId} and status = 'pending' returning id
+    )
+    select count(*) as n, pg_notify(${NOTIFY_CHANNEL}, '{"t":"wake"}') from released`;
+  return Number(rows[0]?.n ?? 0);
+}
+
+export async function runInsertManual(sql: Sql, taskId: string): Promise<RunRow> {
+  return sql.begin(async (tx) => {
+    const [run] = await tx<RunRow[]>`
+      insert into runs (task_id, scheduled_for, trigger, status, reason)
+      select id, now(), 'manual', 'pending', 'run now' from tasks where id = ${taskId} and state <> 'deleted'
+      returning *, (select name from tasks where id = ${taskId}) as task_name`;
+    if (run) {
+      await tx`select pg_notify(${NOTIFY_CHANNEL}, ${JSON.stringify({ t: 'task', id: taskId, change: 'triggered', wake: true })})`;
+    }
+    return run!;
+  });
+}
+
+export interface RunListFilter {
+  taskId?: string;
+  status?: string;
+  from?: Date;
+  to?: Date;
+  limit: number;
+  after?: { scheduledFor: Date; id: string };
+}
+
+export async function runList(sql: Sql, f: RunListFilter): Promise<RunRow[]> {
+  return sql<RunRow[]>`
+    select r.*, t.name as task_name from runs r join tasks t on t.id = r.task_id
+    where true
+      ${f.taskId ? sql`and r.task_id = ${f.taskId}` : sql``}
+      ${f.status ? sql`and r.status = ${f.status}` : sql``}
+      ${f.from ? sql`and r.scheduled_for >= ${f.from}` : sql``}
+      ${f.to ? sql`and r.scheduled_for < ${f.to}` : sql``}
+      ${f.after ? sql`and (r.scheduled_for, r.id) < (${f.after.scheduledFor}, ${f.after.id}::bigint)` : sql``}
+    order by r.scheduled_for desc, r.id desc
+    limit ${f.limit}`;
+}
+
+export async function runGet(sql: Sql, id: string): Promise<RunRow | undefined> {
+  const [row] = await sql<RunRow[]>`
+    select r.*, t.name as task_name from runs r join tasks t on t.id = r.task_id where r.id = ${id}`;
+  return row;
+}
+
+export interface RunStatsRow {
+  lastMinute: number;
+  failed: number;
+  skipped: number;
+  pending: number;
+  total: number;
+}
+
+export async function runStats(sql: Sql): Promise<RunStatsRow> {
+  const [row] = await sql`
+    select
+      (select count(*) from runs where finished_at > now() - interval '1 minute') as last_minute,
+      (select count(*) from runs where status in ('pending', 'running')) as pending,
+      (select greatest(reltuples, 0)::bigint from pg_class where oid = 'runs'::regclass) as estimate,
+      (select count(*) from (select 1 from runs limit 100000) s) as exact_small`;
+  const [byStatus] = await sql`
+    select count(*) filter (where status = 'failed') as failed,
+           count(*) filter (where status = 'skipped') as skipped
+    from (select status from runs where finished_at > now() - interval '1 day' limit 200000) s`;
+  const exactSmall = Number(row!.exactSmall);
+  return {
+    lastMinute: Number(row!.lastMinute),
+    pending: Number(row!.pending),
+    // an exact count is cheap below 100k rows; above it the planner's estimate serves a dashboard
+    total: exactSmall < 100_000 ? exactSmall : Number(row!.estimate),
+    failed: Number(byStatus!.failed),
+    skipped: Number(byStatus!.skipped),
+  };
+}
+
+/** p50/p99 lag per minute over the last `minutes`, from at most the newest 20k runs. */
+export async function runLagByMinute(sql: Sql, minutes = 30) {
+  return sql<{ minute: Date; runs: string; p50: number | null; p99: number | null }[]>`
+    select date_trunc('minute', started_at) as minute, count(*) as runs,
+           percentile_cont(0.5) within group (order by lag) as p50,
+           percentile_cont(0.99) within group (order by lag) as p99
+    from (
+      select started_at, extract(epoch from started_at - scheduled_for) * 1000 as lag
+      from runs
+      where finished_at > now() - make_interval(mins => ${minutes}) and started_at is not null
+      order by finished_at desc limit 20000
+    ) s
+    group by 1 order by 1`;
+}
+
+export async function runsFiredByNode(sql: Sql, since: Date): Promise<Map<string, number>> {
+  const rows = await sql<{ nodeId: string; n: string }[]>`
+    select node_id, count(*) as n from runs
+    where finished_at > ${since} and node_id is not null and started_at is not null
+    group by node_id`;
+  return new Map(rows.map((r) => [r.nodeId, Number(r.n)]));
+}
+
+/** Deletes finished runs older than the retention, in batches to keep transactions short. */
+export async function runsPrune(sql: Sql, olderThan: Date, batch = 10_000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const rows = await sql`
+      delete from runs where id in (
+        select id from runs where finished_at < ${olderThan} limit ${batch})
+      returning 1`;
+    total += rows.length;
+    if (rows.length < batch) return total;
+  }
+}
