@@ -16,8 +16,9 @@ export default defineConfig({
   },
   server: {
     proxy: {
-      // SSE passes through http-proxy untouched as long as nothing buffers or compresses it.
-      '/api': { target, changeOrigin: true },
+      // The UI's own modules live under /api/*.ts in dev (src/web/api/), so only paths that
+      // are not TypeScript sources go to the node. SSE passes through http-proxy unbuffered.
+      '^/api/(?!.*\\.tsx?(?:\\?.*)?$)': { target, changeOrigin: true },
       '/healthz': { target },
       '/readyz': { target },
       '/metrics': { target },

@@ -84,8 +84,9 @@ const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
 /**
  * The instant at which the wall clock of `zone` shows `wall` ("YYYY-MM-DD HH:mm[:ss]").
- * A wall time skipped by a DST jump resolves to the first instant after the jump; one that
- * occurs twice resolves to its first occurrence — the same rule the server applies to cron.
+ * Ambiguity follows Temporal's "compatible" rule: a wall time skipped by a DST jump moves
+ * forward by the size of the jump (02:30 in a 02:00→03:00 gap means 03:30), and one that
+ * occurs twice resolves to its first occurrence.
  */
 export function zonedWallTimeToInstant(wall: string, zone: string): Date | null {
   const match = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/.exec(wall.trim());

@@ -1,0 +1,56 @@
+// An instant on screen: absolute time in the chosen zone (monospace, so columns line up),
+// the other zone on hover, and optionally "in 4 min" beneath it.
+import { Stack, Text, Tooltip, type MantineSize } from '@mantine/core';
+import { browserTimeZone, formatInstant, formatRelative } from '../lib/time';
+import { useNow } from '../lib/useNow';
+import { useTimeMode } from './TimeMode';
+
+interface InstantProps {
+  iso: string | null | undefined;
+  ms?: boolean;
+  relative?: boolean;
+  /** drop the date for instants today */
+  compact?: boolean;
+  size?: MantineSize;
+  empty?: string;
+}
+
+export function Instant({ iso, ms, relative, compact, size = 'sm', empty = '—' }: InstantProps) {
+  const { mode } = useTimeMode();
+  const now = useNow();
+  if (!iso) {
+    return (
+      <Text size={size} c="dimmed">
+        {empty}
+      </Text>
+    );
+  }
+  const local = browserTimeZone();
+  const tooltip = (
+    <Stack gap={2}>
+      <Text size="xs" ff="monospace">
+        {formatInstant(iso, { zone: 'utc', ms: true })} UTC
+      </Text>
+      {local !== 'UTC' && (
+        <Text size="xs" ff="monospace">
+          {formatInstant(iso, { zone: 'local', ms: true })} {local}
+        </Text>
+      )}
+    </Stack>
+  );
+  return (
+    <Stack gap={0}>
+      <Tooltip label={tooltip} openDelay={300} withArrow>
+        <Text component="time" dateTime={iso} size={size} ff="monospace" style={{ whiteSpace: 'nowrap' }} tabIndex={0}>
+          {formatInstant(iso, { zone: mode, ms, now: compact ? now : undefined })}
+          {mode === 'utc' && <Text span size="xs" c="dimmed"> Z</Text>}
+        </Text>
+      </Tooltip>
+      {relative && (
+        <Text size="xs" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
+          {formatRelative(iso, now)}
+        </Text>
+      )}
+    </Stack>
+  );
+}
