@@ -166,9 +166,10 @@ export async function taskUpdate(
     if ('action' in c) c.action = tx.json(c.action as never);
     const columns = Object.keys(c).map((k) => k.replace(/[A-Z]/g, (m) => '_' + m.toLowerCase()));
     const values = Object.fromEntries(Object.entries(c).map(([k, v], i) => [columns[i], v]));
+    values.updated_at = new Date();
+    // the column helper must sit right after SET: postgres.js picks its form from the keyword before it
     const [task] = await tx<TaskRow[]>`
-      update tasks set ${columns.length ? tx`${tx(values as Record<string, never>, columns)},` : tx``}
-        version = version + 1, updated_at = now()
+      update tasks set ${tx(values as Record<string, never>)}, version = version + 1
       where id = ${id}
       returning *`;
     if (cancelPending) {

@@ -1,0 +1,38 @@
+// An in-process node on a fresh database: for API and engine tests that need no
+// signals. (Tests that kill nodes use test/support/node.ts.)
+import { pino } from 'pino';
+import { startApp, type App } from '../../src/server/app.js';
+import { defaultSchedulerConfig, type SchedulerConfig } from '../../src/server/config.js';
+import { createTestDatabase, type TestDatabase } from './postgres.js';
+
+export interface TestApp {
+  app: App;
+  db: TestDatabase;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startTestApp(opts: { scheduler?: Partial<SchedulerConfig>; nodeId?: string; db?: TestDatabase } = {}): Promise<TestApp> {
+  const db = opts.db ?? (await createTestDatabase());
+  const app = await startApp(
+    {
+      port: 0,
+      host: '127.0.0.1',
+      databaseUrl: db.url,
+      nodeId: opts.nodeId ?? `inproc-${Math.random().toString(36).slice(2, 8)}`,
+      dataDir: '/nonexistent',
+      logLevel: 'silent',
+      scheduler: { ...defaultSchedulerConfig, ...opts.scheduler },
+    },
+    { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) },
+  );
+  return {
+    app,
+    db,
+    url: app.url,
+    async stop() {
+      await app.stop();
+      if (!opts.db) await db.drop();
+    },
+  };
+}
