@@ -1,0 +1,190 @@
+// Shared pieces of the cluster tests: real node processes (test/support/node.ts), the
+// runs table read directly with postgres.js, and the checks every scenario makes
+// (one run per occurrence, none missing, lag).
+import postgres from 'postgres';
+import { expect } from 'vitest';
+import { api, startNode, type TestNode } from '../support/node.js';
+
+export type Sql = postgres.Sql;
+
+export interface RunRow {
+  id: string;
+  taskId: string;
+  taskName: string;
+  scheduledFor: Date;
+  trigger: string;
+  status: string;
+  reason: string | null;
+  late: boolean;
+  attempt: number;
+  nodeId: string | null;
+  claimedAt: Date | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  /** started_at − scheduled_for, ms (null if not started) */
+  lagMs: number | null;
+}
+
+export function openDb(url: string): Sql {
+  return postgres(url, { max: 2, onnotice: () => {}, transform: { column: { from: postgres.toCamel } } });
+}
+
+export async function allRuns(sql: Sql): Promise<RunRow[]> {
+  const rows = await sql<RunRow[]>`
+    select r.*, t.name as task_name,
+           (extract(epoch from r.started_at - r.scheduled_for) * 1000)::float8 as lag_ms
+    from runs r join tasks t on t.id = r.task_id
+    order by r.scheduled_for, r.id`;
+  return rows.map((r) => ({ ...r, lagMs: r.lagMs === null ? null : Number(r.lagMs) }));
+}
+
+/** Runs a node holds (claimed, not yet recorded) according to the database. */
+export async function heldBy(sql: Sql, nodeId: string): Promise<RunRow[]> {
+  return sql<RunRow[]>`
+    select r.*, t.name as task_name from runs r join tasks t on t.id = r.task_id
+    where r.node_id = ${nodeId} and r.status in ('pending', 'running') order by r.scheduled_for`;
+}
+
+/** Every node this test started, so a failing test still leaves no process behind. */
+const started = new Set<TestNode>();
+
+export async function node(opts: Parameters<typeof startNode>[0]): Promise<TestNode> {
+  const n = await startNode(opts);
+  started.add(n);
+  void n.exited.then(() => started.delete(n));
+  return n;
+}
+
+export async function killAllNodes(): Promise<void> {
+  const all = [...started];
+  for (const n of all) {
+    n.kill('SIGCONT');
+    n.kill('SIGKILL');
+  }
+  await Promise.all(all.map((n) => n.exited));
+}
+
+export function sleep(ms: number) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!, i);
+      }
+    }),
+  );
+  return out;
+}
+
+export async function createOnce(base: string, name: string, at: Date, extra: Record<string, unknown> = {}): Promise<string> {
+  const res = await api(base, 'POST', '/api/tasks', { name, schedule: { type: 'once', at: at.toISOString() }, ...extra });
+  if (res.status !== 201) throw new Error(`create ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.id as string;
+}
+
+export async function createCron(
+  base: string,
+  name: string,
+  expression: string,
+  opts: { startAt?: Date; endAt?: Date; misfirePolicy?: 'fire_once' | 'skip' } = {},
+): Promise<string> {
+  const res = await api(base, 'POST', '/api/tasks', {
+    name,
+    schedule: { type: 'cron', expression, startAt: opts.startAt?.toISOString(), endAt: opts.endAt?.toISOString() },
+    ...(opts.misfirePolicy ? { misfirePolicy: opts.misfirePolicy } : {}),
+  });
+  if (res.status !== 201) throw new Error(`create ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.id as string;
+}
+
+/** The next whole second at least `ms` from now. */
+export function wholeSecondIn(ms: number): Date {
+  return new Date(Math.ceil((Date.now() + ms) / 1000) * 1000);
+}
+
+/** Whole-second instants from `from` to `to`, both included. */
+export function everySecond(from: Date, to: Date): number[] {
+  const out: number[] = [];
+  for (let t = from.getTime(); t <= to.getTime(); t += 1000) out.push(t);
+  return out;
+}
+
+/**
+ * The exactly-once check: for each task, the scheduled instants of its runs are
+ * exactly `expected` (no gap, no extra), each has one row, and each of those rows
+ * succeeded (unless `allow` says otherwise for it).
+ */
+export function expectExactlyOnce(runs: RunRow[], expected: Map<string, number[]>) {
+  const byTask = new Map<string, RunRow[]>();
+  for (const r of runs) {
+    if (r.trigger !== 'schedule') continue;
+    byTask.set(r.taskId, [...(byTask.get(r.taskId) ?? []), r]);
+  }
+  const problems: string[] = [];
+  for (const [taskId, times] of expected) {
+    const rows = byTask.get(taskId) ?? [];
+    const seen = new Map<number, RunRow[]>();
+    for (const r of rows) seen.set(r.scheduledFor.getTime(), [...(seen.get(r.scheduledFor.getTime()) ?? []), r]);
+    for (const t of times) {
+      const at = seen.get(t) ?? [];
+      const ok = at.filter((r) => r.status === 'succeeded');
+      if (ok.length !== 1) problems.push(`${rows[0]?.taskName ?? taskId} @ ${new Date(t).toISOString()}: ${ok.length} succeeded of ${at.length} rows (${at.map((r) => r.status).join(',')})`);
+    }
+    const extra = [...seen.keys()].filter((t) => !times.includes(t));
+    if (extra.length) problems.push(`${rows[0]?.taskName ?? taskId}: unexpected occurrences ${extra.map((t) => new Date(t).toISOString()).join(', ')}`);
+  }
+  expect(problems, problems.slice(0, 20).join('\n')).toEqual([]);
+}
+
+export async function cluster(base: string) {
+  const res = await api(base, 'GET', '/api/cluster');
+  return res.body as { nodes: { id: string; alive: boolean; firedLastMinute: number; self: boolean }[] };
+}
+
+export async function metric(base: string, name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+/**
+ * A survivor with the default lookahead and a victim that claims 5 s ahead: tasks due
+ * 4–5 s from now are claimed (held on timers) by the victim alone. Resolves once the
+ * database shows every one of them pending and owned by the victim.
+ */
+export async function victimHolding(sql: Sql, survivor: TestNode, victim: TestNode, count: number) {
+  const base = Date.now() + 4200;
+  const at = Array.from({ length: count }, (_, i) => new Date(base + Math.round((i * 800) / count)));
+  const ids = await pool(at, 8, (t, i) => createOnce(i % 2 ? survivor.url : victim.url, `held-${i}`, t));
+  const deadline = Date.now() + 3000;
+  let held: RunRow[] = [];
+  while (Date.now() < deadline) {
+    held = await heldBy(sql, victim.nodeId);
+    if (held.length >= count) break;
+    await sleep(50);
+  }
+  const mine = held.filter((r) => ids.includes(r.taskId));
+  expect(mine.length, 'the victim claimed every task before the fault').toBe(count);
+  expect(mine.every((r) => r.status === 'pending' && r.attempt === 1)).toBe(true);
+  // still in the future: the fault hits while they are held, not after they fired
+  expect(Math.min(...mine.map((r) => r.scheduledFor.getTime()))).toBeGreaterThan(Date.now() + 500);
+  return { ids, at, expected: new Map(ids.map((id, i) => [id, [at[i]!.getTime()]])) };
+}
+
+/** Polls until every given task has a finished run (or the timeout passes). */
+export async function waitFinished(sql: Sql, taskIds: string[], timeoutMs = 30_000): Promise<RunRow[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const runs = (await allRuns(sql)).filter((r) => taskIds.includes(r.taskId));
+    const done = new Set(runs.filter((r) => r.finishedAt).map((r) => r.taskId));
+    if (done.size >= taskIds.length || Date.now() > deadline) return runs;
+    await sleep(100);
+  }
+}
