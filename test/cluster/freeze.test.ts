@@ -1,0 +1,67 @@
+// A node frozen (SIGSTOP) for longer than its lease: the other node takes its claimed
+// occurrences over and fires them. When the frozen node wakes (SIGCONT) it fires its
+// stale copies too, and the fence (owner + attempt) rejects every one of those results.
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { allRuns, expectExactlyOnce, killAllNodes, metric, node, openDb, sleep, victimHolding, waitFinished, type Sql } from './cluster.js';
+
+let db: TestDatabase;
+let sql: Sql;
+
+afterAll(async () => {
+  await killAllNodes();
+  await sql?.end();
+  await db?.drop();
+});
+
+describe('SIGSTOP past the lease, then SIGCONT', () => {
+  it('fires each occurrence once; the frozen node\'s late results are fenced off', async () => {
+    db = await createTestDatabase();
+    sql = openDb(db.url);
+    const survivor = await node({ databaseUrl: db.url });
+    const victim = await node({ databaseUrl: db.url, env: { SUNDIAL_LOOKAHEAD_MS: '5000' } });
+    const count = 30;
+
+    const { ids, expected } = await victimHolding(sql, survivor, victim, count);
+    const stoppedAt = Date.now();
+    victim.kill('SIGSTOP');
+
+    // the survivor takes them over once the victim's lease (5 s) lapses
+    const taken = await waitFinished(sql, ids, 30_000);
+    expect(taken.filter((r) => r.status === 'succeeded').length).toBe(count);
+    const contAt = Date.now();
+    expect(contAt - stoppedAt, 'frozen for longer than the lease').toBeGreaterThan(5000);
+    victim.kill('SIGCONT');
+
+    // the victim wakes with every held occurrence overdue: it fires them and tries to record
+    await sleep(500);
+    const fenced = await (async () => {
+      for (let i = 0; i < 50; i++) {
+        const n = await metric(victim.url, 'sundial_results_fenced_total');
+        if (n >= count) return n;
+        await sleep(200);
+      }
+      return metric(victim.url, 'sundial_results_fenced_total');
+    })();
+    expect(fenced, 'every stale result the frozen node tried to write was rejected').toBe(count);
+    await sleep(1000);
+
+    const runs = (await allRuns(sql)).filter((r) => ids.includes(r.taskId));
+    expectExactlyOnce(runs, expected);
+    for (const r of runs) {
+      // one row per occurrence, written by the survivor on the second attempt, before the victim woke
+      expect(r.nodeId).toBe(survivor.nodeId);
+      expect(r.attempt).toBe(2);
+      expect(r.startedAt!.getTime()).toBeLessThan(contAt);
+      expect(r.lagMs!).toBeLessThan(10_000);
+    }
+    // unchanged since the survivor recorded them
+    expect(runs.map((r) => [r.id, r.startedAt!.getTime()])).toEqual(taken.map((r) => [r.id, r.startedAt!.getTime()]));
+
+    // the woken node rejoins: it renews its lease and fires new work normally
+    const lapsed = victim.logs.some((l) => l.includes('lease had lapsed'));
+    expect(lapsed, 'the woken node noticed its lease had lapsed').toBe(true);
+    expect((await fetch(`${victim.url}/readyz`)).status).toBe(200);
+    console.log(`SIGSTOP: ${count} held occurrences fired by the survivor (max lag ${Math.round(Math.max(...runs.map((r) => r.lagMs!)))} ms), ${fenced} stale results fenced`);
+  });
+});
