@@ -4,7 +4,8 @@ import { Group, Text, useMantineTheme } from '@mantine/core';
 import { useElementSize } from '@mantine/hooks';
 import type { Stats } from '../../shared/schemas';
 import { formatInstant, formatLag } from '../lib/time';
-import { lagChartGeometry } from './lagChart';
+import { useNow } from '../lib/useNow';
+import { formatAxisMs, lagChartGeometry, minuteSlots, WINDOW_MINUTES } from './lagChart';
 import { useTimeMode } from './TimeMode';
 
 const HEIGHT = 190;
@@ -28,12 +29,14 @@ export function LagChart({ lag }: { lag: Stats['lag'] }) {
   const { ref, width: measured } = useElementSize();
   const WIDTH = Math.max(280, Math.round(measured) || 640);
   const { mode } = useTimeMode();
-  const g = lagChartGeometry(lag, WIDTH, HEIGHT, (iso) => formatInstant(iso, { zone: mode }).slice(-8, -3));
+  const now = useNow();
+  const slots = minuteSlots(lag, now);
+  const g = lagChartGeometry(slots, WIDTH, HEIGHT, (iso) => formatInstant(iso, { zone: mode }).slice(-8, -3));
   const p50 = theme.colors.indigo[5];
   const p99 = theme.colors.orange[6];
   const last = [...lag].reverse().find((p) => p.p50Ms !== null);
   const summary = last
-    ? `Lag over the last ${lag.length} minutes. Latest minute: p50 ${formatLag(last.p50Ms)}, p99 ${formatLag(last.p99Ms)}, ${last.runs} runs.`
+    ? `Lag over the last ${WINDOW_MINUTES} minutes. Latest minute: p50 ${formatLag(last.p50Ms)}, p99 ${formatLag(last.p99Ms)}, ${last.runs} runs.`
     : 'No runs in the last 30 minutes.';
 
   return (
@@ -55,7 +58,7 @@ export function LagChart({ lag }: { lag: Stats['lag'] }) {
           <g key={t.value}>
             <line x1={g.plot.left} x2={g.plot.right} y1={t.y} y2={t.y} stroke="var(--mantine-color-default-border)" strokeDasharray={t.value === 0 ? undefined : '3 4'} />
             <text x={g.plot.left - 8} y={t.y + 4} textAnchor="end" fontSize="11" fill="var(--mantine-color-dimmed)" fontFamily="var(--mantine-font-family-monospace)">
-              {formatLag(t.value)}
+              {formatAxisMs(t.value)}
             </text>
           </g>
         ))}
@@ -73,6 +76,12 @@ export function LagChart({ lag }: { lag: Stats['lag'] }) {
         )}
         <path d={g.p99Path} fill="none" stroke={p99} strokeWidth="2" strokeLinejoin="round" strokeLinecap="round" />
         <path d={g.p50Path} fill="none" stroke={p50} strokeWidth="2.5" strokeLinejoin="round" strokeLinecap="round" />
+        {g.p99Dots.map((d, i) => (
+          <circle key={`p99-${i}`} cx={d.x} cy={d.y} r="2.5" fill={p99} />
+        ))}
+        {g.p50Dots.map((d, i) => (
+          <circle key={`p50-${i}`} cx={d.x} cy={d.y} r="2.5" fill={p50} />
+        ))}
         {g.xTicks.map((t, i) => (
           <text
             key={i}

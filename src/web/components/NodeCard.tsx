@@ -5,6 +5,8 @@ import type { ClusterNode } from '../../shared/schemas';
 import { formatDuration, formatRelative } from '../lib/time';
 import { Instant } from './Instant';
 
+const FULL = { label: { overflow: 'visible' } } as const;
+
 function Field({ label, children }: { label: string; children: React.ReactNode }) {
   return (
     <Stack gap={2} style={{ minWidth: 0 }}>
@@ -20,7 +22,7 @@ export function NodeCard({ node, now }: { node: ClusterNode; now: number }) {
   const heartbeatAge = now - Date.parse(node.heartbeatAt);
   return (
     <Card withBorder padding="md" radius="md" data-node-id={node.id} data-alive={node.alive} style={{ opacity: node.alive ? 1 : 0.65 }}>
-      <Group justify="space-between" wrap="nowrap" align="flex-start" mb="sm">
+      <Group justify="space-between" wrap="wrap" align="flex-start" mb="sm" gap="xs">
         <Stack gap={2} style={{ minWidth: 0 }}>
           <Tooltip label={node.id} withArrow openDelay={300}>
             <Text ff="monospace" fw={600} truncate tabIndex={0}>
@@ -34,12 +36,12 @@ export function NodeCard({ node, now }: { node: ClusterNode; now: number }) {
         <Group gap={4} wrap="nowrap">
           {node.self && (
             <Tooltip label="The node serving this page" withArrow>
-              <Badge variant="outline" color="indigo" radius="sm" tabIndex={0}>
+              <Badge variant="outline" color="indigo" radius="sm" tabIndex={0} styles={FULL}>
                 this node
               </Badge>
             </Tooltip>
           )}
-          <Badge variant="dot" color={node.alive ? 'teal' : 'red'} radius="sm" size="lg">
+          <Badge variant="dot" color={node.alive ? 'teal' : 'red'} radius="sm" size="lg" styles={FULL}>
             {node.alive ? 'alive' : 'dead'}
           </Badge>
         </Group>

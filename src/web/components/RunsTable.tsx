@@ -65,7 +65,7 @@ interface RunsTableProps {
 export function RunsTable({ runs, hideTask }: RunsTableProps) {
   const fresh = useNewIds(runs);
   return (
-    <Table.ScrollContainer minWidth={hideTask ? 820 : 980}>
+    <Table.ScrollContainer minWidth={hideTask ? 760 : 900}>
       <Table verticalSpacing="xs" highlightOnHover aria-label="Executions">
         <Table.Thead>
           <Table.Tr>
@@ -83,17 +83,17 @@ export function RunsTable({ runs, hideTask }: RunsTableProps) {
           {runs.map((run) => (
             <Table.Tr key={run.id} className={fresh.has(run.id) ? 'row-new' : undefined} data-run-id={run.id} data-status={run.status}>
               {!hideTask && (
-                <Table.Td maw={220}>
-                  <Link className="table-link" to={`/tasks/${run.taskId}`} style={{ overflowWrap: 'anywhere' }}>
+                <Table.Td maw={220} miw={120}>
+                  <Link className="table-link" to={`/tasks/${run.taskId}`} style={{ overflowWrap: 'break-word' }}>
                     {run.taskName}
                   </Link>
                 </Table.Td>
               )}
               <Table.Td>
-                <Instant iso={run.scheduledFor} ms />
+                <Instant iso={run.scheduledFor} ms compact />
               </Table.Td>
               <Table.Td data-field="startedAt">
-                <Instant iso={run.startedAt} ms empty={run.status === 'skipped' ? 'not run' : 'waiting'} />
+                <Instant iso={run.startedAt} ms compact empty={run.status === 'skipped' ? 'not run' : 'waiting'} />
               </Table.Td>
               <Table.Td>
                 <Lag run={run} />
@@ -130,7 +130,7 @@ export function RunCards({ runs, hideTask }: RunsTableProps) {
             {hideTask ? (
               <Instant iso={run.scheduledFor} ms />
             ) : (
-              <Link className="table-link" to={`/tasks/${run.taskId}`} style={{ overflowWrap: 'anywhere' }}>
+              <Link className="table-link" to={`/tasks/${run.taskId}`} style={{ overflowWrap: 'break-word' }}>
                 {run.taskName}
               </Link>
             )}

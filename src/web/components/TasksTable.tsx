@@ -43,8 +43,8 @@ export function TasksTable({ tasks }: { tasks: Task[] }) {
         <Table.Tbody>
           {tasks.map((task) => (
             <Table.Tr key={task.id} data-task-id={task.id}>
-              <Table.Td maw={260}>
-                <Link className="table-link" to={`/tasks/${task.id}`} style={{ overflowWrap: 'anywhere' }}>
+              <Table.Td maw={260} miw={140}>
+                <Link className="table-link" to={`/tasks/${task.id}`} style={{ overflowWrap: 'break-word' }}>
                   {task.name}
                 </Link>
               </Table.Td>
@@ -77,7 +77,7 @@ export function TaskCards({ tasks }: { tasks: Task[] }) {
       {tasks.map((task) => (
         <Card key={task.id} withBorder padding="sm" data-task-id={task.id}>
           <Group justify="space-between" wrap="nowrap" align="flex-start">
-            <Link className="table-link" to={`/tasks/${task.id}`} style={{ overflowWrap: 'anywhere' }}>
+            <Link className="table-link" to={`/tasks/${task.id}`} style={{ overflowWrap: 'break-word' }}>
               {task.name}
             </Link>
             <TaskStateBadge state={task.state} />

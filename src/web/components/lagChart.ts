@@ -13,6 +13,9 @@ export interface LagChartGeometry {
   xTicks: { x: number; label: string }[];
   p50Path: string;
   p99Path: string;
+  /** points with a value, drawn as dots so an isolated minute is still visible */
+  p50Dots: { x: number; y: number }[];
+  p99Dots: { x: number; y: number }[];
   bars: { x: number; y: number; width: number; height: number; runs: number }[];
 }
 
@@ -39,8 +42,36 @@ export function linePath(values: (number | null)[], x: (i: number) => number, y:
   return path;
 }
 
+export const WINDOW_MINUTES = 30;
+
+/**
+ * One slot per minute for the `minutes` minutes ending at the minute of `now` (or of the
+ * latest point, if later): the server may leave out minutes without runs, and the x axis is
+ * time, not the index of a point.
+ */
+export function minuteSlots(points: LagPoint[], now: number, minutes = WINDOW_MINUTES): LagPoint[] {
+  const byMinute = new Map(points.map((p) => [Math.floor(Date.parse(p.minute) / 60_000), p]));
+  const latest = Math.max(Math.floor(now / 60_000), ...byMinute.keys());
+  const slots: LagPoint[] = [];
+  for (let m = latest - minutes + 1; m <= latest; m++) {
+    slots.push(byMinute.get(m) ?? { minute: new Date(m * 60_000).toISOString(), runs: 0, p50Ms: null, p99Ms: null });
+  }
+  return slots;
+}
+
+function dots(values: (number | null)[], x: (i: number) => number, y: (v: number) => number) {
+  return values.flatMap((v, i) => (v === null || !Number.isFinite(v) ? [] : [{ x: x(i), y: y(v) }]));
+}
+
+/** Axis label: "250 ms", "20 s", "2 min". */
+export function formatAxisMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${+(ms / 1000).toFixed(1)} s`;
+  return `${+(ms / 60_000).toFixed(1)} min`;
+}
+
 export function lagChartGeometry(points: LagPoint[], width: number, height: number, formatMinute: (iso: string) => string): LagChartGeometry {
-  const plot = { left: 52, top: 10, right: width - 8, bottom: height - 24 };
+  const plot = { left: 56, top: 10, right: width - 8, bottom: height - 24 };
   const n = points.length;
   const step = n > 1 ? (plot.right - plot.left) / (n - 1) : 0;
   const x = (i: number) => (n > 1 ? plot.left + i * step : (plot.left + plot.right) / 2);
@@ -65,6 +96,8 @@ export function lagChartGeometry(points: LagPoint[], width: number, height: numb
     xTicks,
     p50Path: linePath(points.map((p) => p.p50Ms), x, y),
     p99Path: linePath(points.map((p) => p.p99Ms), x, y),
+    p50Dots: dots(points.map((p) => p.p50Ms), x, y),
+    p99Dots: dots(points.map((p) => p.p99Ms), x, y),
     bars,
   };
 }

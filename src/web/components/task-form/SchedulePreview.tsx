@@ -48,8 +48,8 @@ export function SchedulePreview({ preview, loading, invalid }: Props) {
           ) : (
             <Stack gap={6} component="ol" style={{ listStyle: 'none', padding: 0, margin: 0, opacity: loading ? 0.6 : 1 }}>
               {preview.details.map((d) => (
-                <Group key={d.at} component="li" justify="space-between" gap="xs" wrap="nowrap" data-testid="occurrence" data-at={d.at}>
-                  <Stack gap={0} style={{ minWidth: 0 }}>
+                <Group key={d.at} component="li" justify="space-between" align="flex-start" gap="xs" wrap="nowrap" data-testid="occurrence" data-at={d.at}>
+                  <Stack gap={2} style={{ minWidth: 0 }}>
                     <Text size="sm" ff="monospace" className="nowrap">
                       {formatInstant(d.at, { zone: preview.timezone, weekday: true })}
                     </Text>
@@ -58,19 +58,17 @@ export function SchedulePreview({ preview, loading, invalid }: Props) {
                         {formatInstant(d.at, { zone: 'local', now })} your time
                       </Text>
                     )}
-                  </Stack>
-                  <Group gap={6} wrap="nowrap">
                     {d.dst && (
                       <Tooltip label={DST_HELP[d.dst]} withArrow multiline w={260}>
                         <Badge size="sm" color="orange" variant="light" radius="sm" tabIndex={0} styles={{ label: { overflow: 'visible' } }}>
-                          DST {d.dst === 'gap' ? 'shifted' : 'repeated hour'}
+                          {d.dst === 'gap' ? 'DST: clocks skip this time' : 'DST: this hour repeats'}
                         </Badge>
                       </Tooltip>
                     )}
-                    <Text size="xs" c="dimmed" className="nowrap">
-                      {formatRelative(d.at, now)}
-                    </Text>
-                  </Group>
+                  </Stack>
+                  <Text size="xs" c="dimmed" className="nowrap">
+                    {formatRelative(d.at, now)}
+                  </Text>
                 </Group>
               ))}
             </Stack>
