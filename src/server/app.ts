@@ -3,7 +3,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import type { Config } from './config.js';
+import { randomBytes } from 'node:crypto';
+import { defaultAuthConfig, defaultWebhookConfig, type Config } from './config.js';
+import { setupAuth } from './api/auth.js';
 import { buildHttp } from './api/server.js';
 import { EventHub } from './events.js';
 import { createMetrics } from './metrics.js';
@@ -17,9 +19,12 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './store/embe
 import { migrate, pendingMigrations } from './store/migrate.js';
 import { dbPing, nodeRegister, nodeStop } from './store/nodes.js';
 import { runsRelease } from './store/runs.js';
+import { settingGetOrCreate } from './store/credentials.js';
 import { NOTIFY_CHANNEL, tasksDueBacklog } from './store/tasks.js';
 import { systemClock, type Clock } from './time/clock.js';
 import { VERSION } from './version.js';
+import { WebhookDeliverer } from './webhooks/deliverer.js';
+import { parseAllowList } from './webhooks/ssrf.js';
 
 export interface App {
   readonly config: Config;
@@ -32,7 +37,7 @@ export interface App {
 }
 
 type Notice =
-  | { t: 'task'; id: string; change: 'created' | 'updated' | 'deleted' | 'paused' | 'resumed' | 'triggered'; wake?: boolean }
+  | { t: 'task'; id: string; change: 'created' | 'updated' | 'deleted' | 'paused' | 'resumed' | 'triggered'; wake?: boolean; cancelled?: boolean }
   | { t: 'runs'; node: string; count: number }
   | { t: 'wake' };
 
@@ -52,12 +57,26 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     databaseUrl = embedded.url;
   }
 
+  const authConfig = { ...defaultAuthConfig, ...config.auth };
+  const webhookConfig = { ...defaultWebhookConfig, ...config.webhooks };
+  const allow = parseAllowList(webhookConfig.allow);
+
   const sql = connect({ url: databaseUrl, max: 10, applicationName: `sundial:${config.nodeId}` });
+  let auth;
+  let webhookSecrets: string[];
   try {
     const applied = await migrate(sql);
     if (applied.length) log.info({ applied }, 'migrations applied');
     const { released } = await nodeRegister(sql, { id: config.nodeId, host: hostname(), pid: process.pid, version: VERSION, leaseMs: cfg.leaseMs });
     if (released) log.info({ released }, 'handed back runs claimed by an earlier process with this node id');
+    auth = await setupAuth(sql, config.host, authConfig, log);
+    webhookSecrets = webhookConfig.secrets;
+    if (!webhookSecrets.length) {
+      // one secret for the whole cluster: the first node to start stores it, the others read it
+      const s = await settingGetOrCreate(sql, 'webhook_signing_secret', `whsec_${randomBytes(32).toString('base64url')}`);
+      if (s.created) log.info('generated the webhook signing secret (GET /api/webhooks/signing-secrets shows it; SUNDIAL_WEBHOOK_SECRETS chooses one)');
+      webhookSecrets = [s.value];
+    }
   } catch (err) {
     await sql.end({ timeout: 1 });
     await embedded?.stop();
@@ -67,7 +86,15 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
   const recorder = new Recorder(sql, config.nodeId, metrics, log, (count) => {
     if (count) hub.publish({ type: 'runs', nodeId: config.nodeId, count });
   });
-  const executor = new Executor(clock, recorder, metrics, log, cfg.misfireThresholdMs);
+  const deliverer = new WebhookDeliverer(sql, config.nodeId, clock, recorder, metrics, log, {
+    secrets: webhookSecrets,
+    allow,
+    retryBaseMs: webhookConfig.retryBaseMs,
+    retryMaxMs: webhookConfig.retryMaxMs,
+    concurrency: webhookConfig.concurrency,
+    userAgent: `Sundial/${VERSION}`,
+  });
+  const executor = new Executor(clock, recorder, metrics, log, cfg.misfireThresholdMs, deliverer);
   const claimer = new Claimer(sql, config.nodeId, cfg, clock, executor, recorder, metrics, log, (count) =>
     hub.publish({ type: 'runs', nodeId: config.nodeId, count }),
   );
@@ -84,7 +111,9 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     }
     if (n.t === 'wake') claimer.wake();
     else if (n.t === 'task') {
-      if (n.change === 'updated' || n.change === 'paused' || n.change === 'deleted') executor.forgetTask(n.id);
+      // Drop held occurrences only when the change cancelled them in the database; an
+      // edit that leaves them pending (a new name, payload or action) must still fire them.
+      if (n.change === 'paused' || n.change === 'deleted' || (n.change === 'updated' && n.cancelled !== false)) executor.forgetTask(n.id);
       if (n.wake) claimer.wake();
       hub.publish({ type: 'tasks', taskId: n.id, change: n.change });
     } else if (n.t === 'runs' && n.node !== config.nodeId && n.count > 0) {
@@ -106,6 +135,9 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     hub,
     metrics,
     logger: log,
+    auth,
+    webhookAllow: allow,
+    webhookSecrets,
     readiness: async () => {
       try {
         await Promise.race([dbPing(sql), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000).unref())]);
@@ -132,6 +164,8 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
       // 2. stop claiming; hand back what is held but not fired so others fire it on time
       await claimer.stop();
       const unfired = executor.stop();
+      // webhook attempts in flight get a moment to finish; the rest are handed back
+      const handedBack = await deliverer.stop();
       await recorder.flushed();
       recorder.stop();
       const released = await runsRelease(sql, config.nodeId).catch((err) => {
@@ -145,7 +179,7 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
       await listener.unlisten().catch(() => {});
       await sql.end({ timeout: 2 });
       await embedded?.stop();
-      log.info({ held: unfired.length, released, ms: Date.now() - t0 }, 'sundial node stopped');
+      log.info({ held: unfired.length, released, webhooksHandedBack: handedBack, ms: Date.now() - t0 }, 'sundial node stopped');
     })());
 
   return { config, http, sql, log, url: address, stop };

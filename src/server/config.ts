@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseAllowList } from './webhooks/ssrf.js';
 
 export interface SchedulerConfig {
   /** how often a node looks for due work when no NOTIFY woke it */
@@ -20,6 +21,47 @@ export interface SchedulerConfig {
   runRetentionDays: number;
 }
 
+export interface AuthConfig {
+  /** admin tokens: full access (SUNDIAL_API_TOKEN, comma-separated) */
+  apiTokens: string[];
+  /** read-only tokens: GET/HEAD only (SUNDIAL_READ_TOKEN, comma-separated) */
+  readTokens: string[];
+  /** listen on a non-loopback address without any token (--insecure-no-auth) */
+  insecureNoAuth: boolean;
+  /** require a token on /metrics too */
+  metricsAuth: boolean;
+  /** requests per minute per token (per client address when the API is open); 0 = off */
+  rateLimitPerMinute: number;
+}
+
+export interface WebhookConfig {
+  /** signing secrets, the first signs; empty: one is generated and kept in PostgreSQL */
+  secrets: string[];
+  /** SUNDIAL_WEBHOOK_ALLOW: CIDR ranges and host names the SSRF guard lets through */
+  allow: string;
+  /** first retry after about this long, doubling each time (with jitter) */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** HTTP requests in flight per node; more wait their turn */
+  concurrency: number;
+}
+
+export const defaultAuthConfig: AuthConfig = {
+  apiTokens: [],
+  readTokens: [],
+  insecureNoAuth: false,
+  metricsAuth: false,
+  rateLimitPerMinute: 3000,
+};
+
+export const defaultWebhookConfig: WebhookConfig = {
+  secrets: [],
+  allow: '',
+  retryBaseMs: 1000,
+  retryMaxMs: 60_000,
+  concurrency: 256,
+};
+
 export interface Config {
   port: number;
   host: string;
@@ -29,6 +71,9 @@ export interface Config {
   dataDir: string;
   logLevel: string;
   scheduler: SchedulerConfig;
+  /** optional so embedding callers (tests) may leave them out; defaults above */
+  auth?: Partial<AuthConfig>;
+  webhooks?: Partial<WebhookConfig>;
 }
 
 export const defaultSchedulerConfig: SchedulerConfig = {
@@ -64,7 +109,42 @@ Options (each also read from the environment variable shown):
 Tuning (environment only): SUNDIAL_POLL_INTERVAL_MS (500), SUNDIAL_LOOKAHEAD_MS (2000),
 SUNDIAL_CLAIM_BATCH_SIZE (1000), SUNDIAL_MAX_IN_FLIGHT (50000), SUNDIAL_LEASE_MS (5000),
 SUNDIAL_HEARTBEAT_MS (1000), SUNDIAL_RUN_RETENTION_DAYS (30)
+
+Security (docs/security.md):
+  --insecure-no-auth    SUNDIAL_INSECURE_NO_AUTH=true  no token on a non-loopback address
+  SUNDIAL_API_TOKEN       admin token(s), comma-separated, >= 16 characters each
+  SUNDIAL_READ_TOKEN      read-only token(s) for dashboards
+  SUNDIAL_METRICS_AUTH    true: /metrics needs a token too
+  SUNDIAL_RATE_LIMIT_PER_MINUTE  per token or client address (3000; 0 = off)
+  With no token set, a node on loopback is open; on any other address it generates an
+  admin token on first start, prints it once and requires it.
+
+Webhooks (docs/webhooks.md):
+  SUNDIAL_WEBHOOK_SECRETS   signing secrets "new,old" (unset: generated, kept in PostgreSQL)
+  SUNDIAL_WEBHOOK_ALLOW     CIDR ranges / host names the SSRF guard lets through
+  SUNDIAL_WEBHOOK_RETRY_BASE_MS (1000), SUNDIAL_WEBHOOK_RETRY_MAX_MS (60000),
+  SUNDIAL_WEBHOOK_CONCURRENCY (256)
 `;
+
+function list(raw: string | undefined): string[] {
+  return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function bool(name: string, raw: string | undefined): boolean {
+  if (raw === undefined || raw === '') return false;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function secretList(name: string, raw: string | undefined): string[] {
+  const values = list(raw);
+  for (const v of values) {
+    // a short secret can be guessed offline from one signed request, a short token online
+    if (v.length < 16) throw new ConfigError(`${name}: each value must be at least 16 characters`);
+  }
+  return values;
+}
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
   const { values } = parseArgs({
@@ -77,6 +157,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       'node-id': { type: 'string' },
       'data-dir': { type: 'string' },
       'log-level': { type: 'string' },
+      'insecure-no-auth': { type: 'boolean' },
     },
   });
   const port = int('--port/PORT', values.port ?? env.PORT, 8080, 0);
@@ -94,6 +175,25 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (scheduler.heartbeatMs * 2 > scheduler.leaseMs) {
     throw new ConfigError('SUNDIAL_LEASE_MS must be at least twice SUNDIAL_HEARTBEAT_MS');
   }
+  const auth: AuthConfig = {
+    apiTokens: secretList('SUNDIAL_API_TOKEN', env.SUNDIAL_API_TOKEN),
+    readTokens: secretList('SUNDIAL_READ_TOKEN', env.SUNDIAL_READ_TOKEN),
+    insecureNoAuth: values['insecure-no-auth'] ?? bool('SUNDIAL_INSECURE_NO_AUTH', env.SUNDIAL_INSECURE_NO_AUTH),
+    metricsAuth: bool('SUNDIAL_METRICS_AUTH', env.SUNDIAL_METRICS_AUTH),
+    rateLimitPerMinute: int('SUNDIAL_RATE_LIMIT_PER_MINUTE', env.SUNDIAL_RATE_LIMIT_PER_MINUTE, defaultAuthConfig.rateLimitPerMinute, 0),
+  };
+  const webhooks: WebhookConfig = {
+    secrets: secretList('SUNDIAL_WEBHOOK_SECRETS', env.SUNDIAL_WEBHOOK_SECRETS),
+    allow: env.SUNDIAL_WEBHOOK_ALLOW ?? '',
+    retryBaseMs: int('SUNDIAL_WEBHOOK_RETRY_BASE_MS', env.SUNDIAL_WEBHOOK_RETRY_BASE_MS, defaultWebhookConfig.retryBaseMs),
+    retryMaxMs: int('SUNDIAL_WEBHOOK_RETRY_MAX_MS', env.SUNDIAL_WEBHOOK_RETRY_MAX_MS, defaultWebhookConfig.retryMaxMs),
+    concurrency: int('SUNDIAL_WEBHOOK_CONCURRENCY', env.SUNDIAL_WEBHOOK_CONCURRENCY, defaultWebhookConfig.concurrency),
+  };
+  try {
+    parseAllowList(webhooks.allow);
+  } catch (err) {
+    throw new ConfigError(`SUNDIAL_WEBHOOK_ALLOW: ${(err as Error).message}`);
+  }
   return {
     port,
     host: values.host ?? env.HOST ?? '127.0.0.1',
@@ -102,5 +202,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     dataDir: resolve(values['data-dir'] ?? env.SUNDIAL_DATA_DIR ?? 'data'),
     logLevel: values['log-level'] ?? env.LOG_LEVEL ?? 'info',
     scheduler,
+    auth,
+    webhooks,
   };
 }

@@ -40,6 +40,18 @@ export function createMetrics() {
       help: 'Occurrences this node has claimed and not yet recorded',
       registers: [registry],
     }),
+    webhookAttempts: new Counter({
+      name: 'sundial_webhook_attempts_total',
+      help: 'Webhook HTTP attempts by outcome: ok (2xx), retryable (network error, timeout, 408, 429, 5xx), refused (other status, SSRF guard, redirects)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    webhookDuration: new Histogram({
+      name: 'sundial_webhook_attempt_seconds',
+      help: 'Duration of webhook HTTP attempts',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
     dueBacklog: new Gauge({
       name: 'sundial_due_backlog',
       help: 'Tasks already due and not yet claimed (capped at 100000)',

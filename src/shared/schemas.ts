@@ -12,6 +12,12 @@ export const LIMITS = {
   previewMaxCount: 50,
   pageMaxLimit: 500,
   bulkMaxTasks: 1000,
+  webhookUrlMaxLength: 2048,
+  webhookHeadersMax: 20,
+  webhookHeaderNameMaxLength: 100,
+  webhookHeaderValueMaxLength: 1000,
+  /** JSON nesting deeper than this is refused anywhere in a request */
+  jsonMaxDepth: 64,
 } as const;
 
 const Instant = (description: string) =>
@@ -66,8 +72,72 @@ export type OnceSchedule = Static<typeof OnceSchedule>;
 export type CronSchedule = Static<typeof CronSchedule>;
 
 export const LogAction = Type.Object({ type: Type.Literal('log') }, { additionalProperties: false });
-export const Action = LogAction;
+
+/** RFC 9110 token: what an HTTP header name may contain. */
+const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+/** Visible ASCII, space and tab: header values that every server and proxy reads alike. */
+const HEADER_VALUE = '^[\\t\\x20-\\x7e]*$';
+
+export const WebhookMethod = Type.Union(
+  [Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('PATCH'), Type.Literal('GET'), Type.Literal('DELETE')],
+  { description: 'default POST' },
+);
+export type WebhookMethod = Static<typeof WebhookMethod>;
+
+export const WebhookAction = Type.Object(
+  {
+    type: Type.Literal('webhook'),
+    url: Type.String({ minLength: 1, maxLength: LIMITS.webhookUrlMaxLength, description: 'http:// or https:// URL' }),
+    method: Type.Optional(WebhookMethod),
+    headers: Type.Optional(
+      Type.Unsafe<Record<string, string>>({
+        type: 'object',
+        description: `extra request headers: at most ${LIMITS.webhookHeadersMax}, names up to ${LIMITS.webhookHeaderNameMaxLength} characters, values up to ${LIMITS.webhookHeaderValueMaxLength} visible ASCII characters; Host, Content-Length, hop-by-hop headers, Idempotency-Key and Sundial-* are set by Sundial`,
+        maxProperties: LIMITS.webhookHeadersMax,
+        propertyNames: { minLength: 1, maxLength: LIMITS.webhookHeaderNameMaxLength, pattern: HEADER_NAME },
+        additionalProperties: { type: 'string', maxLength: LIMITS.webhookHeaderValueMaxLength, pattern: HEADER_VALUE },
+      }),
+    ),
+    body: Type.Optional(
+      Type.Any({
+        description:
+          'any JSON value, sent as JSON; a string with your own Content-Type header is sent as is. Default: {taskId, taskName, scheduledFor, runId, attempt, trigger, payload}',
+      }),
+    ),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 60_000, description: 'per attempt, default 10000' })),
+    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, description: 'attempts in all, default 3; retried on network errors, timeouts, 408, 429 and 5xx' })),
+  },
+  { additionalProperties: false },
+);
+export type WebhookAction = Static<typeof WebhookAction>;
+
+// Discriminated on `type`, like Schedule.
+export const Action = Type.Unsafe<Static<typeof LogAction> | WebhookAction>({
+  type: 'object',
+  required: ['type'],
+  discriminator: { propertyName: 'type' },
+  oneOf: [LogAction, WebhookAction],
+});
 export type Action = Static<typeof Action>;
+
+export const OverlapPolicy = Type.Union([Type.Literal('allow'), Type.Literal('skip')], {
+  description:
+    'allow (default): an occurrence fires even while the previous run of the task is still in progress (a webhook being retried); skip: it is recorded as skipped with the reason "overlap: previous run still in progress"',
+});
+export type OverlapPolicy = Static<typeof OverlapPolicy>;
+
+export const Delivery = Type.Object({
+  n: Type.Integer({ description: 'attempt number, from 1' }),
+  startedAt: Type.String(),
+  durationMs: Type.Integer(),
+  nodeId: Type.String(),
+  url: Type.Optional(Type.String({ description: 'the final URL, when redirects were followed' })),
+  statusCode: Type.Optional(Type.Integer()),
+  error: Type.Optional(Type.String({ description: 'network error, timeout or refusal' })),
+  response: Type.Optional(Type.String({ description: 'the first 1 KiB of the response body' })),
+  truncated: Type.Optional(Type.Boolean()),
+});
+export type Delivery = Static<typeof Delivery>;
 
 export const TaskCreate = Type.Object(
   {
@@ -76,6 +146,7 @@ export const TaskCreate = Type.Object(
     payload: Type.Optional(Type.Any({ description: 'any JSON value, at most 64 KiB serialized' })),
     action: Type.Optional(Action),
     misfirePolicy: Type.Optional(MisfirePolicy),
+    overlapPolicy: Type.Optional(OverlapPolicy),
     runImmediatelyIfPast: Type.Optional(
       Type.Boolean({ description: 'a one-time task whose time has passed is rejected unless this is true, then it fires at once' }),
     ),
@@ -91,6 +162,7 @@ export const TaskPatch = Type.Object(
     payload: Type.Optional(Type.Any()),
     action: Type.Optional(Action),
     misfirePolicy: Type.Optional(MisfirePolicy),
+    overlapPolicy: Type.Optional(OverlapPolicy),
     runImmediatelyIfPast: Type.Optional(Type.Boolean()),
     version: Type.Optional(Type.Integer({ minimum: 1, description: 'optimistic concurrency: the version you read; 409 if it changed' })),
   },
@@ -123,6 +195,7 @@ export const Task = Type.Object({
   payload: Type.Any(),
   action: Action,
   misfirePolicy: MisfirePolicy,
+  overlapPolicy: OverlapPolicy,
   state: TaskState,
   nextRunAt: Nullable(Type.String({ description: 'next occurrence not yet claimed; null when paused or completed' })),
   version: Type.Integer(),
@@ -147,6 +220,7 @@ export const Run = Type.Object({
   trigger: Type.Union([Type.Literal('schedule'), Type.Literal('manual')]),
   late: Type.Boolean({ description: 'fired more than 10 s after its time (misfire or downtime)' }),
   reason: Nullable(Type.String()),
+  deliveries: Nullable(Type.Array(Delivery, { description: 'webhook runs: every HTTP attempt, oldest first; null for other actions' })),
 });
 export type Run = Static<typeof Run>;
 

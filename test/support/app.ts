@@ -2,7 +2,7 @@
 // signals. (Tests that kill nodes use test/support/node.ts.)
 import { pino } from 'pino';
 import { startApp, type App } from '../../src/server/app.js';
-import { defaultSchedulerConfig, type SchedulerConfig } from '../../src/server/config.js';
+import { defaultSchedulerConfig, type Config, type SchedulerConfig } from '../../src/server/config.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 
 export interface TestApp {
@@ -12,17 +12,21 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
-export async function startTestApp(opts: { scheduler?: Partial<SchedulerConfig>; nodeId?: string; db?: TestDatabase } = {}): Promise<TestApp> {
+export async function startTestApp(
+  opts: { scheduler?: Partial<SchedulerConfig>; nodeId?: string; db?: TestDatabase; auth?: Config['auth']; webhooks?: Config['webhooks']; host?: string } = {},
+): Promise<TestApp> {
   const db = opts.db ?? (await createTestDatabase());
   const app = await startApp(
     {
       port: 0,
-      host: '127.0.0.1',
+      host: opts.host ?? '127.0.0.1',
       databaseUrl: db.url,
       nodeId: opts.nodeId ?? `inproc-${Math.random().toString(36).slice(2, 8)}`,
       dataDir: '/nonexistent',
       logLevel: 'silent',
       scheduler: { ...defaultSchedulerConfig, ...opts.scheduler },
+      auth: opts.auth,
+      webhooks: opts.webhooks,
     },
     { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) },
   );

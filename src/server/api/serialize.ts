@@ -1,4 +1,4 @@
-import type { Run, Task } from '../../shared/schemas.js';
+import type { Action, Run, Task } from '../../shared/schemas.js';
 import { ApiError } from '../errors.js';
 import type { RunRow } from '../store/runs.js';
 import type { TaskRow, TaskWithLastRun } from '../store/tasks.js';
@@ -16,7 +16,14 @@ export function describeTask(t: TaskRow): string {
   }
 }
 
-export function taskOut(t: TaskRow | TaskWithLastRun, upcoming?: Date[]): Task {
+/** What a read-only token sees of a webhook: header values often hold credentials. */
+export function redactAction(action: Action): Action {
+  if (action.type !== 'webhook' || !action.headers) return action;
+  return { ...action, headers: Object.fromEntries(Object.keys(action.headers).map((k) => [k, REDACTED])) };
+}
+export const REDACTED = '[redacted]';
+
+export function taskOut(t: TaskRow | TaskWithLastRun, upcoming?: Date[], opts: { redact?: boolean } = {}): Task {
   const lr = t as Partial<TaskWithLastRun>;
   return {
     id: t.id,
@@ -25,8 +32,9 @@ export function taskOut(t: TaskRow | TaskWithLastRun, upcoming?: Date[]): Task {
     schedule: scheduleOf(t),
     description: describeTask(t),
     payload: t.payload,
-    action: t.action,
+    action: opts.redact ? redactAction(t.action) : t.action,
     misfirePolicy: t.misfirePolicy,
+    overlapPolicy: t.overlapPolicy ?? 'allow',
     state: t.state === 'deleted' ? 'completed' : t.state,
     nextRunAt: iso(t.nextRunAt),
     version: t.version,
@@ -59,6 +67,7 @@ export function runOut(r: RunRow): Run {
     trigger: r.trigger,
     late: r.late,
     reason: r.reason,
+    deliveries: r.deliveries ?? null,
   };
 }
 

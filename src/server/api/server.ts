@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -11,8 +13,12 @@ import type { EventHub } from '../events.js';
 import type { Metrics } from '../metrics.js';
 import type { Sql } from '../store/db.js';
 import type { Clock } from '../time/clock.js';
+import type { AllowList } from '../webhooks/ssrf.js';
+import { rateLimitKey, registerAuth, type AuthSetup } from './auth.js';
+import { assertUsableInput } from './input-guard.js';
 import { runRoutes } from './runs.js';
 import { taskRoutes } from './tasks.js';
+import { webhookRoutes } from './webhooks.js';
 import { validationToApiError, validatorCompiler } from './validation.js';
 
 export interface ApiDeps {
@@ -29,7 +35,35 @@ export interface ApiDeps {
   collectMetrics: () => Promise<void>;
   logger: Logger | boolean;
   webRoot?: string;
+  /** default: open, answering localhost only (a node on loopback without a token) */
+  auth?: AuthSetup;
+  /** the SSRF guard's allow-list, for the early check of webhook URLs */
+  webhookAllow?: AllowList;
+  /** active webhook signing secrets, shown to admins */
+  webhookSecrets?: readonly string[];
 }
+
+const OPEN_ON_LOOPBACK: AuthSetup = { mode: 'open', loopbackOnly: true, metricsAuth: false, rateLimitPerMinute: 0 };
+
+/**
+ * The UI's Content-Security-Policy: scripts only from this origin (the built UI has no
+ * inline script), no framing (clickjacking), no plugins, forms and base URL pinned.
+ * Styles allow 'unsafe-inline': Mantine writes its CSS variables into a <style> element
+ * at run time and components set style attributes; a style cannot run code.
+ */
+const CSP_DIRECTIVES = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  scriptSrcAttr: ["'none'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:'],
+  fontSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+};
 
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
 
@@ -54,6 +88,41 @@ export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
     ajv: undefined,
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
+  const auth = deps.auth ?? OPEN_ON_LOOPBACK;
+
+  // Security headers on every answer: CSP, frame-ancestors 'none' (and X-Frame-Options
+  // for old browsers), nosniff, no referrer across origins. HSTS is left to the TLS
+  // proxy in front: over plain HTTP it means nothing, and a node cannot know its name.
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
+    strictTransportSecurity: false,
+    crossOriginEmbedderPolicy: false,
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+  registerAuth(app, auth);
+  if (auth.rateLimitPerMinute > 0) {
+    // Per node, in memory: a cluster of n nodes lets a client make n times this.
+    await app.register(fastifyRateLimit, {
+      global: true,
+      max: auth.rateLimitPerMinute,
+      timeWindow: 60_000,
+      hook: 'onRequest',
+      keyGenerator: rateLimitKey,
+      // health checks, the UI's files and the long-lived event stream are not counted
+      allowList: (req) => {
+        const path = req.url.split('?', 1)[0]!;
+        return !path.startsWith('/api/') || path === '/api/events' || path.startsWith('/api/docs');
+      },
+      errorResponseBuilder: (_req, ctx) =>
+        new ApiError('RATE_LIMITED', `too many requests: at most ${ctx.max} a minute per token (or per address without one); retry in ${ctx.after}`),
+    });
+  }
+  // Values PostgreSQL cannot store, or nesting that would blow a stack, are a 400 that
+  // names the field, whatever the route.
+  app.addHook('preValidation', async (req) => {
+    assertUsableInput({ params: req.params, query: req.query, body: req.body });
+  });
 
   app.setErrorHandler((err: FastifyError & { validation?: unknown }, req, reply) => {
     let e: ApiError;
@@ -65,6 +134,10 @@ export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
     } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       e = new ApiError('VALIDATION_FAILED', err.message);
       return reply.code(err.statusCode).send({ error: { code: e.code, message: e.message } });
+    } else if (isDataException(err)) {
+      // a value the checks above let through and PostgreSQL still refused: the client's input
+      req.log.warn({ err }, 'database refused a value');
+      e = new ApiError('VALIDATION_FAILED', 'a value in the request cannot be stored');
     } else if (isDbUnavailable(err)) {
       e = new ApiError('DATABASE_UNAVAILABLE', 'the database is unavailable; retry shortly');
       reply.header('retry-after', '2');
@@ -92,9 +165,15 @@ export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
         version: deps.version,
         description: 'A distributed task scheduler: one-time and cron tasks, fired once each, on time.',
       },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'SUNDIAL_API_TOKEN (admin) or SUNDIAL_READ_TOKEN (read-only); see docs/security.md' },
+        },
+      },
+      security: [{ bearer: [] }],
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
+  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs', uiConfig: { validatorUrl: null } as never });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', nodeId: deps.nodeId }));
@@ -139,6 +218,7 @@ export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
 
   taskRoutes(app, deps);
   runRoutes(app, deps);
+  webhookRoutes(app, deps);
 
   const webRoot = deps.webRoot ?? (existsSync(DEFAULT_WEB_ROOT + 'index.html') ? DEFAULT_WEB_ROOT : undefined);
   if (webRoot) {
@@ -149,6 +229,11 @@ export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
     );
   }
   return app;
+}
+
+/** SQLSTATE class 22 (data exception: bad encoding, out-of-range value) and 54 (limits). */
+function isDataException(err: { code?: string; severity?: string }): boolean {
+  return typeof err.code === 'string' && /^(22|54)[0-9A-Z]{3}$/.test(err.code) && !!err.severity;
 }
 
 function isDbUnavailable(err: { code?: string; errno?: string }): boolean {

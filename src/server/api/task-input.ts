@@ -1,12 +1,84 @@
 // Request bodies → rows, with every check that JSON Schema cannot express: the
 // schedule's meaning (cron semantics, time zone, bounds, past instants) and sizes.
 import { createHash } from 'node:crypto';
-import type { Schedule, TaskCreate, TaskPatch } from '../../shared/schemas.js';
+import type { Action, Schedule, TaskCreate, TaskPatch, WebhookAction } from '../../shared/schemas.js';
 import { LIMITS } from '../../shared/schemas.js';
 import { ApiError, fieldError } from '../errors.js';
 import { compileCron, ScheduleError } from '../time/cron.js';
 import { firstOccurrence } from '../scheduler/plan.js';
 import type { TaskChange, TaskInsert, TaskRow } from '../store/tasks.js';
+import { BlockedTargetError, checkLiteral, EMPTY_ALLOW_LIST, type AllowList } from '../webhooks/ssrf.js';
+
+export interface InputOptions {
+  /** the SSRF allow-list: a webhook URL naming a refused IP literal is rejected at once */
+  allow?: AllowList;
+}
+
+export const WEBHOOK_DEFAULTS = { method: 'POST', timeoutMs: 10_000, maxAttempts: 3 } as const;
+
+/** Headers Sundial sets itself, or that would change how the request is framed or routed. */
+const RESERVED_HEADERS = new Set([
+  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer',
+  'proxy-authorization', 'proxy-authenticate', 'proxy-connection', 'expect', 'idempotency-key',
+]);
+
+/**
+ * Checks what the schema cannot (URL shape, reserved headers, body size) and fills in
+ * the defaults, so a stored webhook says exactly what will be sent.
+ */
+export function checkAction(action: Action, opts: InputOptions = {}): Action {
+  if (action.type !== 'webhook') return action;
+  const field = 'action';
+  let url: URL;
+  try {
+    url = new URL(action.url);
+  } catch {
+    throw fieldError('VALIDATION_FAILED', `${field}.url`, `${field}.url is not a valid absolute URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw fieldError('VALIDATION_FAILED', `${field}.url`, `${field}.url must use http or https, not ${url.protocol.replace(/:$/, '')}`);
+  }
+  if (url.username || url.password) {
+    throw fieldError('VALIDATION_FAILED', `${field}.url`, `${field}.url must not contain credentials; send them in a header`);
+  }
+  try {
+    checkLiteral(url.hostname, opts.allow ?? EMPTY_ALLOW_LIST);
+  } catch (err) {
+    if (err instanceof BlockedTargetError) {
+      throw fieldError('VALIDATION_FAILED', `${field}.url`, `${field}.url is ${err.message} (open it with SUNDIAL_WEBHOOK_ALLOW)`);
+    }
+    throw err;
+  }
+  const method = action.method ?? WEBHOOK_DEFAULTS.method;
+  const seen = new Set<string>();
+  for (const name of Object.keys(action.headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (RESERVED_HEADERS.has(lower) || lower.startsWith('sundial-')) {
+      throw fieldError('VALIDATION_FAILED', `${field}.headers.${name}`, `header ${name} is set by Sundial and cannot be overridden`);
+    }
+    if (seen.has(lower)) throw fieldError('VALIDATION_FAILED', `${field}.headers.${name}`, `header ${name} is given twice`);
+    seen.add(lower);
+  }
+  if (action.body !== undefined) {
+    if (method === 'GET') throw fieldError('VALIDATION_FAILED', `${field}.body`, 'a GET request has no body');
+    const bytes = Buffer.byteLength(typeof action.body === 'string' ? action.body : JSON.stringify(action.body));
+    if (bytes > LIMITS.payloadMaxBytes) {
+      throw fieldError('PAYLOAD_TOO_LARGE', `${field}.body`, `${field}.body is ${bytes} bytes; the limit is ${LIMITS.payloadMaxBytes}`, {
+        limit: LIMITS.payloadMaxBytes,
+      });
+    }
+  }
+  const out: WebhookAction = {
+    type: 'webhook',
+    url: action.url,
+    method,
+    ...(action.headers && Object.keys(action.headers).length ? { headers: action.headers } : {}),
+    ...(action.body !== undefined ? { body: action.body } : {}),
+    timeoutMs: action.timeoutMs ?? WEBHOOK_DEFAULTS.timeoutMs,
+    maxAttempts: action.maxAttempts ?? WEBHOOK_DEFAULTS.maxAttempts,
+  };
+  return out;
+}
 
 /** Earliest and latest instants we accept: a typo like year 20260 is an error, not a plan. */
 const MIN_INSTANT = Date.UTC(2000, 0, 1);
@@ -80,14 +152,15 @@ export function requestHash(body: unknown): string {
   return createHash('sha256').update(JSON.stringify(body)).digest('base64url');
 }
 
-export function taskInsertFromCreate(body: TaskCreate, now: Date, idempotencyKey: string | null): TaskInsert {
+export function taskInsertFromCreate(body: TaskCreate, now: Date, idempotencyKey: string | null, opts: InputOptions = {}): TaskInsert {
   const cols = scheduleColumns(body.schedule, now, body.runImmediatelyIfPast ?? false);
   return {
     name: checkName(body.name),
     ...cols,
     payload: checkPayload(body.payload),
-    action: body.action ?? { type: 'log' },
+    action: checkAction(body.action ?? { type: 'log' }, opts),
     misfirePolicy: body.misfirePolicy ?? 'fire_once',
+    overlapPolicy: body.overlapPolicy ?? 'allow',
     state: 'active',
     idempotencyKey,
     idempotencyHash: idempotencyKey ? requestHash(body) : null,
@@ -110,12 +183,13 @@ export function scheduleOf(t: TaskRow): Schedule {
  * task given a new future time becomes active again); a paused task stays paused and
  * picks the schedule up on resume.
  */
-export function taskChangeFromPatch(body: TaskPatch, current: TaskRow, now: Date) {
+export function taskChangeFromPatch(body: TaskPatch, current: TaskRow, now: Date, opts: InputOptions = {}) {
   const change: TaskChange = {};
   if (body.name !== undefined) change.name = checkName(body.name);
   if (body.payload !== undefined) change.payload = checkPayload(body.payload);
-  if (body.action !== undefined) change.action = body.action;
+  if (body.action !== undefined) change.action = checkAction(body.action, opts);
   if (body.misfirePolicy !== undefined) change.misfirePolicy = body.misfirePolicy;
+  if (body.overlapPolicy !== undefined) change.overlapPolicy = body.overlapPolicy;
   let cancelPending: string | undefined;
   let wake = false;
   if (body.schedule !== undefined) {

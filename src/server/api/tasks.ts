@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { Run, Task, TaskCreate, TaskListQuery, TaskPage, TaskPatch, ErrorBody } from '../../shared/schemas.js';
 import { ApiError } from '../errors.js';
@@ -15,6 +15,9 @@ const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
   const { sql, clock } = deps;
   const soon = (d: Date | null | undefined) => !!d && d.getTime() <= clock.now().getTime() + deps.lookaheadMs;
+  const inputOpts = { allow: deps.webhookAllow };
+  /** read-only tokens do not see webhook header values */
+  const redact = (req: FastifyRequest) => ({ redact: req.principal?.scope === 'read' });
 
   app.post<{ Body: TaskCreate; Headers: { 'idempotency-key'?: string } }>(
     '/api/tasks',
@@ -29,7 +32,7 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
     },
     async (req, reply) => {
       const key = req.headers['idempotency-key'] ?? null;
-      const row = taskInsertFromCreate(req.body, clock.now(), key);
+      const row = taskInsertFromCreate(req.body, clock.now(), key, inputOpts);
       const { task, created } = await taskInsert(sql, row, soon(row.nextRunAt));
       if (!created && task.idempotencyHash !== requestHash(req.body)) {
         throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different request', {
@@ -59,7 +62,7 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return {
-        items: page.map((t) => taskOut(t)),
+        items: page.map((t) => taskOut(t, undefined, redact(req))),
         nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
       };
     },
@@ -76,7 +79,7 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
         const cron = compileTaskCron({ cronExpression: t.cronExpression!, timezone: t.timezone, startAt: t.startAt, endAt: t.endAt });
         upcoming = [t.nextRunAt, ...cron.next(t.nextRunAt, 4)];
       } else if (t.nextRunAt) upcoming = [t.nextRunAt];
-      return taskOut(t, upcoming);
+      return taskOut(t, upcoming, redact(req));
     },
   );
 
@@ -110,7 +113,7 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
     async (req, reply) => {
       const version = ifMatch(req.headers['if-match'], req.body.version);
       const out = await update(req.params.id, version, (current) => {
-        const { change, cancelPending, wake } = taskChangeFromPatch(req.body, current, clock.now());
+        const { change, cancelPending, wake } = taskChangeFromPatch(req.body, current, clock.now(), inputOpts);
         return { change, cancelPending, notice: 'updated', wake: wake && soon(change.nextRunAt) };
       });
       return reply.header('etag', `"${out.version}"`).send(out);

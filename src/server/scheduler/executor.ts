@@ -5,11 +5,19 @@ import type { Metrics } from '../metrics.js';
 import type { Recorder } from './recorder.js';
 import { TimerQueue } from './timer-queue.js';
 
+/** Takes webhook runs at their instant and returns at once (webhooks/deliverer.ts). */
+export interface WebhookSink {
+  deliver(run: ClaimedRun, startedAt: Date, late: boolean, lateReason: string | null): void;
+  readonly active: number;
+}
+
 /**
  * Holds claimed occurrences in memory and fires each at its instant: one timer for
  * the earliest, a heap for the rest, so lag is the timer's precision (~1 ms), not a
  * poll interval. Firing the `log` action is the execution the brief asks for: the
- * run's exact start time is taken here and the result goes to the recorder.
+ * run's exact start time is taken here and the result goes to the recorder. A webhook
+ * run is handed to the deliverer with the same start time; its HTTP attempts and
+ * retries run on their own, so they never hold up the next occurrence.
  */
 export class Executor {
   private readonly queue = new TimerQueue<ClaimedRun>();
@@ -23,11 +31,12 @@ export class Executor {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly misfireThresholdMs: number,
+    private readonly webhooks?: WebhookSink,
   ) {}
 
-  /** Held here (not yet fired) plus fired but not yet recorded. */
+  /** Held here (not yet fired), webhooks being delivered, and fired but not yet recorded. */
   get inFlight(): number {
-    return this.queue.size + this.recorder.pending;
+    return this.queue.size + this.recorder.pending + (this.webhooks?.active ?? 0);
   }
 
   get held(): number {
@@ -86,6 +95,11 @@ export class Executor {
     const lagMs = startedAt.getTime() - run.scheduledFor.getTime();
     this.metrics.fireLag.observe(Math.max(0, lagMs) / 1000);
     const late = run.late || lagMs > this.misfireThresholdMs;
+    if (run.actionType === 'webhook' && this.webhooks) {
+      this.webhooks.deliver(run, startedAt, late, late && !run.reason ? `fired ${Math.round(lagMs / 1000)} s late` : run.reason);
+      if (lagMs > this.misfireThresholdMs) this.log.warn({ runId: run.id, lagMs }, 'occurrence fired late');
+      return;
+    }
     // The `log` action: recording the execution with its exact time is the whole job.
     this.recorder.add({
       id: run.id,

@@ -1,5 +1,6 @@
 // Every SQL statement about runs (occurrences and their execution log).
 import type { Sql } from './db.js';
+import type { Action, Delivery } from '../../shared/schemas.js';
 import { NOTIFY_CHANNEL, type TaskRow } from './tasks.js';
 
 export type RunStatusRow = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
@@ -18,6 +19,7 @@ export interface RunRow {
   claimedAt: Date | null;
   startedAt: Date | null;
   finishedAt: Date | null;
+  deliveries: Delivery[] | null;
 }
 
 /** What a node holds in memory between claim and fire. */
@@ -29,6 +31,8 @@ export interface ClaimedRun {
   late: boolean;
   trigger: 'schedule' | 'manual';
   reason: string | null;
+  /** decides the firing path: `log` is recorded at once, `webhook` goes to the deliverer */
+  actionType: Action['type'];
 }
 
 export interface PlannedRun {
@@ -47,7 +51,7 @@ export interface ClaimPlan {
 export type DueTask = Pick<
   TaskRow,
   'id' | 'kind' | 'runAt' | 'cronExpression' | 'timezone' | 'startAt' | 'endAt' | 'misfirePolicy' | 'nextRunAt' | 'state'
->;
+> & { actionType: Action['type'] };
 
 /**
  * The claim: in one transaction, lock due tasks (SKIP LOCKED, so nodes never wait on
@@ -62,7 +66,8 @@ export async function occurrencesClaimDue(
 ): Promise<{ claimed: ClaimedRun[]; tasks: number; skipped: number; moreDue: boolean }> {
   return sql.begin(async (tx) => {
     const due = await tx<DueTask[]>`
-      select id, kind, run_at, cron_expression, timezone, start_at, end_at, misfire_policy, next_run_at, state
+      select id, kind, run_at, cron_expression, timezone, start_at, end_at, misfire_policy, next_run_at, state,
+             action->>'type' as action_type
       from tasks
       where next_run_at <= ${opts.horizon} and state = 'active'
       order by next_run_at
@@ -101,7 +106,9 @@ export async function occurrencesClaimDue(
       from json_to_recordset(${JSON.stringify(moves)}::text::json) as v(id uuid, next timestamptz, state text)
       where t.id = v.id`;
 
+    const actionOf = new Map(due.map((t) => [t.id, t.actionType]));
     const claimed = inserted.filter((r) => r.status === 'pending');
+    for (const r of claimed) r.actionType = actionOf.get(r.taskId) ?? 'log';
     // a recurring task may already have its next occurrence inside the horizon
     const moreDue = moves.some((m) => m.next !== null && m.next <= opts.horizon.toISOString());
     return { claimed, tasks: due.length, skipped: inserted.length - claimed.length, moreDue };
@@ -128,7 +135,8 @@ export async function runsClaimOrphaned(
       order by o.scheduled_for
       limit ${opts.limit}
       for update of o skip locked)
-    returning r.id, r.task_id, r.scheduled_for, r.attempt, r.late, r.trigger, r.reason, t.kind, t.misfire_policy`;
+    returning r.id, r.task_id, r.scheduled_for, r.attempt, r.late, r.trigger, r.reason, t.kind, t.misfire_policy,
+              t.action->>'type' as action_type`;
 }
 
 export interface RunResult {
@@ -139,6 +147,8 @@ export interface RunResult {
   finishedAt: Date;
   late: boolean;
   reason: string | null;
+  /** webhook runs: every attempt; left as stored when absent */
+  deliveries?: Delivery[];
 }
 
 /**
@@ -160,11 +170,13 @@ export async function runsComplete(sql: Sql, nodeId: string, results: RunResult[
           finished_at: r.finishedAt.toISOString(),
           late: r.late,
           reason: r.reason,
+          deliveries: r.deliveries,
         })),
-      )}::text::json) as v(id bigint, attempt int, status text, started_at timestamptz, finished_at timestamptz, late boolean, reason text)
+      )}::text::json) as v(id bigint, attempt int, status text, started_at timestamptz, finished_at timestamptz, late boolean, reason text,
+                           deliveries jsonb)
     ), done as (
       update runs r set status = v.status, started_at = v.started_at, finished_at = v.finished_at,
-                        late = v.late, reason = coalesce(v.reason, r.reason)
+                        late = v.late, reason = coalesce(v.reason, r.reason), deliveries = coalesce(v.deliveries, r.deliveries)
       from v
       where r.id = v.id and r.attempt = v.attempt and r.node_id = ${nodeId}
         and r.status in ('pending', 'running')
@@ -175,6 +187,88 @@ export async function runsComplete(sql: Sql, nodeId: string, results: RunResult[
     )
     select done.id from done, n`;
   return rows.map((r) => r.id);
+}
+
+/** Namespace of the per-task advisory lock that serializes webhook starts (overlap check). */
+const OVERLAP_LOCK = 0x57424b; // 'WBK'
+
+export interface WebhookStart {
+  status: 'running' | 'skipped';
+  taskName: string;
+  action: Action;
+  payload: unknown;
+  /** attempts made by earlier owners of this run (a rescued run continues their count) */
+  deliveries: Delivery[] | null;
+}
+
+/**
+ * Marks a claimed webhook run `running` at the instant it fires, fenced like
+ * runsComplete; returns what the request needs (the task as it is now), or undefined
+ * if this node no longer owns the run. With overlap policy `skip`, a run of the same
+ * task still in progress on a live node makes this one `skipped` instead. The
+ * per-task advisory lock makes that check and the update one step across nodes.
+ * Only webhook runs come here; `log` runs keep their single batched write.
+ */
+export async function runsStartWebhook(
+  sql: Sql,
+  r: { id: string; attempt: number; nodeId: string; taskId: string; startedAt: Date },
+): Promise<WebhookStart | undefined> {
+  return sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(${OVERLAP_LOCK}, hashtext(${r.taskId}))`;
+    const [row] = await tx<WebhookStart[]>`
+      with busy as (
+        select exists (
+          select 1 from runs o join nodes n on n.id = o.node_id
+          where o.task_id = ${r.taskId} and o.status = 'running' and o.id <> ${r.id}
+            and n.lease_until >= now() and n.stopped_at is null) as yes
+      )
+      update runs u set
+        status = case when t.overlap_policy = 'skip' and busy.yes then 'skipped' else 'running' end,
+        started_at = case when t.overlap_policy = 'skip' and busy.yes then null else ${r.startedAt}::timestamptz end,
+        finished_at = case when t.overlap_policy = 'skip' and busy.yes then now() end,
+        reason = case when t.overlap_policy = 'skip' and busy.yes then 'overlap: previous run still in progress' else u.reason end
+      from tasks t, busy
+      where u.id = ${r.id} and u.attempt = ${r.attempt} and u.node_id = ${r.nodeId}
+        and u.status in ('pending', 'running') and t.id = u.task_id
+      returning u.status, t.name as task_name, t.action, t.payload, u.deliveries`;
+    if (row?.status === 'skipped') {
+      await tx`select pg_notify(${NOTIFY_CHANNEL}, ${JSON.stringify({ t: 'runs', node: r.nodeId, count: 1 })})`;
+    }
+    return row;
+  });
+}
+
+/** Saves the attempts so far of a webhook run still being retried (fenced). */
+export async function runsDeliveriesSave(
+  sql: Sql,
+  r: { id: string; attempt: number; nodeId: string; deliveries: Delivery[] },
+): Promise<boolean> {
+  const rows = await sql`
+    update runs set deliveries = ${sql.json(r.deliveries as never)}
+    where id = ${r.id} and attempt = ${r.attempt} and node_id = ${r.nodeId} and status = 'running'
+    returning id`;
+  return rows.length > 0;
+}
+
+/**
+ * A draining node hands back webhook runs it was delivering: they stay `running`, with
+ * their attempts so far, and another node takes them over (attempt + 1) and continues.
+ */
+export async function runsReleaseDeliveries(
+  sql: Sql,
+  nodeId: string,
+  runs: { id: string; attempt: number; deliveries: Delivery[] }[],
+): Promise<number> {
+  if (!runs.length) return 0;
+  const rows = await sql`
+    with released as (
+      update runs r set node_id = null, deliveries = v.deliveries
+      from json_to_recordset(${JSON.stringify(runs)}::text::json) as v(id bigint, attempt int, deliveries jsonb)
+      where r.id = v.id and r.attempt = v.attempt and r.node_id = ${nodeId} and r.status = 'running'
+      returning r.id
+    )
+    select count(*) as n, pg_notify(${NOTIFY_CHANNEL}, '{"t":"wake"}') from released`;
+  return Number(rows[0]?.n ?? 0);
 }
 
 /** A draining node hands back what it claimed but has not fired, for others to fire on time. */

@@ -17,6 +17,7 @@ export interface TaskRow {
   payload: unknown;
   action: Action;
   misfirePolicy: 'fire_once' | 'skip';
+  overlapPolicy: 'allow' | 'skip';
   state: TaskStateRow;
   nextRunAt: Date | null;
   version: number;
@@ -46,6 +47,7 @@ export interface TaskInsert {
   payload: unknown;
   action: Action;
   misfirePolicy: 'fire_once' | 'skip';
+  overlapPolicy: 'allow' | 'skip';
   state: TaskStateRow;
   nextRunAt: Date | null;
   idempotencyKey: string | null;
@@ -59,6 +61,8 @@ export interface TaskNotice {
   change: 'created' | 'updated' | 'deleted' | 'paused' | 'resumed' | 'triggered';
   /** set when the change makes something due within the lookahead: claimers wake up */
   wake?: boolean;
+  /** set when claimed, unfired occurrences were cancelled: nodes drop what they hold */
+  cancelled?: boolean;
 }
 
 export const NOTIFY_CHANNEL = 'sundial';
@@ -80,9 +84,9 @@ export async function taskInsert(sql: Sql, t: TaskInsert, wake: boolean): Promis
   return sql.begin(async (tx) => {
     const rows = await tx<TaskRow[]>`
       insert into tasks (name, kind, run_at, cron_expression, timezone, start_at, end_at, payload,
-                         action, misfire_policy, state, next_run_at, idempotency_key, idempotency_hash)
+                         action, misfire_policy, overlap_policy, state, next_run_at, idempotency_key, idempotency_hash)
       values (${t.name}, ${t.kind}, ${t.runAt}, ${t.cronExpression}, ${t.timezone}, ${t.startAt}, ${t.endAt},
-              ${tx.json(t.payload as never)}, ${tx.json(t.action as never)}, ${t.misfirePolicy}, ${t.state},
+              ${tx.json(t.payload as never)}, ${tx.json(t.action as never)}, ${t.misfirePolicy}, ${t.overlapPolicy}, ${t.state},
               ${t.nextRunAt}, ${t.idempotencyKey}, ${t.idempotencyHash})
       on conflict (idempotency_key) do nothing
       returning *`;
@@ -134,6 +138,7 @@ export interface TaskChange {
   payload?: unknown;
   action?: Action;
   misfirePolicy?: 'fire_once' | 'skip';
+  overlapPolicy?: 'allow' | 'skip';
   state?: TaskStateRow;
   nextRunAt?: Date | null;
 }
@@ -177,7 +182,7 @@ export async function taskUpdate(
         update runs set status = 'skipped', reason = ${cancelPending}, finished_at = now(), node_id = null
         where task_id = ${id} and status = 'pending' and trigger = 'schedule'`;
     }
-    await taskNotify(tx, { t: 'task', id, change: notice, wake });
+    await taskNotify(tx, { t: 'task', id, change: notice, wake, cancelled: !!cancelPending });
     return { ok: true, task: task! } as const;
   });
 }

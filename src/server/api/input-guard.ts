@@ -1,0 +1,54 @@
+// Checks every request value once, before the schemas: what JSON can carry but
+// PostgreSQL cannot store, and shapes that would make the server itself fail.
+//  - U+0000: text and jsonb refuse it ("invalid byte sequence", "unsupported Unicode
+//    escape sequence"); without this check it surfaces as a 500.
+//  - unpaired surrogates ("\ud800" is valid JSON): not encodable as UTF-8; stored as
+//    U+FFFD they would come back different from what was sent.
+//  - nesting deeper than LIMITS.jsonMaxDepth: recursive serializers (ours, PostgreSQL's
+//    jsonb parser) have a stack; a 256 KiB body can nest 100,000 levels deep.
+// The walk is iterative for the same reason.
+import { LIMITS } from '../../shared/schemas.js';
+import { fieldError } from '../errors.js';
+
+// An unpaired high surrogate, an unpaired low surrogate, or NUL.
+const UNSTORABLE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\u0000/;
+
+export function unstorable(s: string): boolean {
+  return UNSTORABLE.test(s);
+}
+
+export interface InputProblem {
+  field: string;
+  message: string;
+}
+
+/** The first problem found in `value` (a parsed body, query or params), or null. */
+export function findInputProblem(value: unknown, prefix = ''): InputProblem | null {
+  const stack: [unknown, string, number][] = [[value, prefix, 0]];
+  while (stack.length) {
+    const [v, path, depth] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (unstorable(v)) return { field: path || 'body', message: `${path || 'the body'} contains NUL (\\u0000) or an unpaired UTF-16 surrogate, which cannot be stored` };
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= LIMITS.jsonMaxDepth) {
+      return { field: path || 'body', message: `${path || 'the body'} is nested more than ${LIMITS.jsonMaxDepth} levels deep` };
+    }
+    const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : Object.entries(v);
+    for (const [k, x] of entries) {
+      const child = path ? `${path}.${k}` : k;
+      if (unstorable(k)) return { field: path || 'body', message: `a key in ${path || 'the body'} contains NUL (\\u0000) or an unpaired UTF-16 surrogate, which cannot be stored` };
+      stack.push([x, child, depth + 1]);
+    }
+  }
+  return null;
+}
+
+/** Throws a 400 naming the field for the first unusable value in a request. */
+export function assertUsableInput(parts: { body?: unknown; query?: unknown; params?: unknown }): void {
+  for (const part of [parts.params, parts.query, parts.body]) {
+    const p = findInputProblem(part);
+    if (p) throw fieldError('VALIDATION_FAILED', p.field, p.message);
+  }
+}
