@@ -165,14 +165,15 @@ results.machine = {
   redis: redisVersion ?? 'not available',
   node: process.version,
   peers: Object.fromEntries(
-    ['graphile-worker', 'pg-boss', 'bullmq'].map((p) => [p, JSON.parse(readFileSync(join(ROOT, 'node_modules', p, 'package.json'), 'utf8')).version]),
+    ['graphile-worker', 'pg-boss', 'bullmq'].map((p) => [p, JSON.parse(readFileSync(join(ROOT, 'bench', 'node_modules', p, 'package.json'), 'utf8')).version]),
   ),
 };
 results.notes = redisNote ? [redisNote] : [];
 results.sundialBuild = SUNDIAL_ROOT === ROOT ? 'this checkout' : SUNDIAL_ROOT;
 results.command = `npm run ${QUICK ? 'bench:quick' : 'bench'}${ONLY ? ` -- --only=${ONLY.join(',')}` : ''}${SYSTEMS ? ` --systems=${SYSTEMS.join(',')}` : ''}`;
 results.date = new Date().toISOString();
-const want = (w: string) => !ONLY || ONLY.includes(w);
+// quick mode skips the extra rates (it must stay a few minutes); --only=rates runs them
+const want = (w: string) => (ONLY ? ONLY.includes(w) : !(QUICK && w === 'rates'));
 /** bulk insert rate per system, from the burst: sizes the steady runs' lead time */
 const insertRate = new Map<string, number>(Object.entries(results.workloads.burst?.rows ?? {}).map(([, r]: any) => [r.id, r.insertPerS]));
 
