@@ -28,8 +28,8 @@ const queryClient = new QueryClient({
       staleTime: 2_000,
       refetchInterval: 30_000,
       // A 4xx is an answer, not a glitch: retrying it only delays the message.
-      retry: (failures, error) => !(error instanceof ApiError && error.status >= 400 && error.status < 500) && failures < 3,
-      retryDelay: (attempt) => Math.min(1000 * 2 ** attempt, 8000),
+      retry: (failures, error) => !(error instanceof ApiError && error.status >= 400 && error.status < 500) && failures < 2,
+      retryDelay: (attempt) => Math.min(1000 * 2 ** attempt, 4000),
     },
   },
 });
@@ -53,7 +53,8 @@ const router = createBrowserRouter([
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <MantineProvider theme={theme} defaultColorScheme="auto">
-      <Notifications position="bottom-right" />
+      {/* top-center: over the header, away from the tables and buttons people click next */}
+      <Notifications position="top-center" autoClose={4000} limit={3} />
       <QueryClientProvider client={queryClient}>
         <LiveEventsProvider>
           <TimeModeProvider>

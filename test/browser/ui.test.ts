@@ -2,6 +2,8 @@
 // Sundial node on the suite's embedded PostgreSQL. Waits are on what the page shows or on
 // the server's responses, never fixed sleeps, except where the point is that nothing
 // happens (a paused task must stay quiet). Screenshots of every view go to docs/screenshots.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Run, RunPage, Task } from '../../src/shared/schemas.js';
@@ -16,8 +18,33 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 
+/** A webhook receiver on loopback: /ok answers 200, anything else 503. */
+let receiver: Server;
+let receiverUrl: string;
+const received: { method: string; url: string; body: string }[] = [];
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => resolve(body));
+  });
+}
+
 beforeAll(async () => {
-  [node, browser] = await Promise.all([startNode(), launchBrowser()]);
+  receiver = createServer(async (req, res) => {
+    received.push({ method: req.method!, url: req.url!, body: await readBody(req) });
+    const ok = req.url!.startsWith('/ok');
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(ok ? { received: true } : { error: 'maintenance' }));
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  [node, browser] = await Promise.all([
+    // The SSRF guard refuses loopback unless told otherwise; fast retries keep the test short.
+    startNode({ env: { SUNDIAL_WEBHOOK_ALLOW: '127.0.0.1/32', SUNDIAL_WEBHOOK_RETRY_BASE_MS: '200' } }),
+    launchBrowser(),
+  ]);
   ({ context, page } = await newPage(browser));
 });
 
@@ -25,6 +52,7 @@ afterAll(async () => {
   await context?.close();
   await browser?.close();
   await node?.stop();
+  await new Promise((resolve) => receiver?.close(resolve));
 });
 
 // ---- helpers -----------------------------------------------------------------------------
@@ -223,6 +251,35 @@ describe('web UI in Chromium', () => {
     expect((await api<{ items: Task[] }>(node.url, 'GET', '/api/tasks?q=Broken')).body.items).toEqual([]);
   }, 60_000);
 
+  it('creates a webhook task through the form and shows the HTTP attempt on its run', async () => {
+    const name = `Webhook ${Date.now()}`;
+    await page.goto(`${node.url}/tasks/new`);
+    await field(page, 'Name').fill(name);
+    const due = new Date(Math.ceil((Date.now() + 6_000) / 1000) * 1000);
+    const [date, time] = instantToZonedWallTime(due, ZONE).split(' ');
+    await field(page, 'Date').fill(date!);
+    await field(page, 'Time').fill(time!);
+    await page.getByText('Call a webhook').click();
+    await field(page, 'URL').fill(`${receiverUrl}/ok/${encodeURIComponent(name)}`);
+    await field(page, 'Body (optional)').fill('{"text": "stand up"}');
+
+    const created = page.waitForResponse((r) => r.url().endsWith('/api/tasks') && r.request().method() === 'POST');
+    await page.getByRole('button', { name: 'Create task' }).click();
+    const task = (await (await created).json()) as Task;
+    expect(task.action).toMatchObject({ type: 'webhook', method: 'POST', body: { text: 'stand up' } });
+    await page.waitForURL(`**/tasks/${task.id}`);
+    await page.getByText(`POST ${receiverUrl}/ok/`).waitFor();
+
+    // The run appears in the task's history with its delivery, and the receiver got the call.
+    const summary = page.locator('[data-run-id][data-status="succeeded"]').getByRole('button', { name: 'HTTP 200 · 1 attempt' });
+    await summary.waitFor({ timeout: 30_000 });
+    expect(received.some((r) => r.url.includes(encodeURIComponent(name)) && JSON.parse(r.body).text === 'stand up')).toBe(true);
+    await summary.click();
+    await page.getByText('Webhook attempts').waitFor();
+    await page.getByText('{"received":true}').waitFor();
+    await page.keyboard.press('Escape');
+  }, 60_000);
+
   // ---- screenshots of every view, with a second node that dies ----------------------------
 
   it('shows every view, and a node dying while the other carries on (screenshots)', async () => {
@@ -235,8 +292,12 @@ describe('web UI in Chromium', () => {
     await create({ name: 'Renew TLS certificate', schedule: { type: 'once', at: soon(3 * 86_400_000) } });
     await create({ name: 'Remind Ana about the demo', schedule: { type: 'once', at: soon(5_000) } });
     const paused = (await create({ name: 'Rebuild search index', schedule: { type: 'cron', expression: '0 */6 * * *' } })).body;
+    await create({ name: 'Post stand-up reminder to chat', schedule: { type: 'cron', expression: '*/5 * * * * *' }, action: { type: 'webhook', url: `${receiverUrl}/ok/standup`, body: { text: 'Stand-up in 5 minutes' } } });
+    await create({ name: 'Sync CRM contacts', schedule: { type: 'once', at: soon(4_000) }, action: { type: 'webhook', url: `${receiverUrl}/crm/sync`, maxAttempts: 2, timeoutMs: 2000 } });
     await api(node.url, 'POST', `/api/tasks/${paused.id}/pause`);
     await eventually(async () => (await runsOf(heartbeat.id)).filter((r) => r.status === 'succeeded').length >= 3, 20_000);
+    // The CRM endpoint answers 503: two attempts, then the run fails.
+    await eventually(async () => (await api<RunPage>(node.url, 'GET', '/api/runs?status=failed')).body.items.length > 0, 30_000);
 
     await page.goto(`${node.url}/`);
     await page.getByText('Health check: api.example.com').first().waitFor();

@@ -72,6 +72,9 @@ export function LiveEventsProvider({ children, url = '/api/events' }: { children
         setStatus('live');
       });
       source.addEventListener('error', () => {
+        // Losing the stream is often the first sign the node went away: re-check what is on
+        // screen now, so views say so instead of showing data that silently stopped moving.
+        if (failures === 0) void client.refetchQueries({ type: 'active' });
         failures += 1;
         setStatus('reconnecting');
         if (source?.readyState === EventSource.CLOSED && !stopped) {

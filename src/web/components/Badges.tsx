@@ -46,14 +46,14 @@ export function RunBadges({ run }: { run: Pick<Run, 'status' | 'late' | 'trigger
       <RunStatusBadge status={run.status} />
       {run.late && (
         <Tooltip label="Fired more than 10 s after its time (misfire or downtime)" withArrow>
-          <Badge color="orange" variant="outline" radius="sm" tabIndex={0} styles={FULL}>
+          <Badge color="orange" variant="outline" radius="sm" styles={FULL} aria-label="late: fired more than 10 s after its time">
             late
           </Badge>
         </Tooltip>
       )}
       {run.trigger === 'manual' && (
         <Tooltip label="Started with “Run now”" withArrow>
-          <Badge color="indigo" variant="outline" radius="sm" tabIndex={0} styles={FULL}>
+          <Badge color="indigo" variant="outline" radius="sm" styles={FULL} aria-label="manual: started with Run now">
             manual
           </Badge>
         </Tooltip>

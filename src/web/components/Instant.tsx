@@ -1,5 +1,6 @@
 // An instant on screen: absolute time in the chosen zone (monospace, so columns line up),
-// the other zone on hover, and optionally "in 4 min" beneath it.
+// the other zones on hover (keyboard users switch zones with the navbar toggle instead of
+// tabbing through every cell), and optionally "in 4 min" beneath it.
 import { Stack, Text, Tooltip, type MantineSize } from '@mantine/core';
 import { browserTimeZone, formatInstant, formatRelative } from '../lib/time';
 import { useNow } from '../lib/useNow';
@@ -41,7 +42,7 @@ export function Instant({ iso, ms, relative, compact, size = 'sm', empty = '—'
   return (
     <Stack gap={0}>
       <Tooltip label={tooltip} openDelay={300} withArrow>
-        <Text component="time" dateTime={iso} size={size} ff="monospace" style={{ whiteSpace: 'nowrap' }} tabIndex={0}>
+        <Text component="time" dateTime={iso} size={size} ff="monospace" style={{ whiteSpace: 'nowrap' }}>
           {formatInstant(iso, { zone: mode, ms, now: compact ? now : undefined })}
           {mode === 'utc' && <Text span size="xs" c="dimmed"> Z</Text>}
         </Text>

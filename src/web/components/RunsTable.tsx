@@ -6,6 +6,7 @@ import { Card, Group, Stack, Table, Text, Tooltip } from '@mantine/core';
 import type { Run } from '../../shared/schemas';
 import { formatLag } from '../lib/time';
 import { RunBadges } from './Badges';
+import { DeliveriesSummary } from './Deliveries';
 import { Instant } from './Instant';
 
 /** Ids not seen in earlier renders, once the table has rendered at least once. */
@@ -40,7 +41,7 @@ function NodeId({ id }: { id: string | null }) {
   if (!id) return <Text size="sm" c="dimmed">—</Text>;
   return (
     <Tooltip label={id} withArrow openDelay={300}>
-      <Text size="sm" ff="monospace" truncate maw={140} tabIndex={0}>
+      <Text size="sm" ff="monospace" truncate maw={140}>
         {id}
       </Text>
     </Tooltip>
@@ -48,11 +49,17 @@ function NodeId({ id }: { id: string | null }) {
 }
 
 function Note({ run }: { run: Run }) {
-  if (!run.reason) return null;
+  // A delivered webhook's reason ("HTTP 200") only repeats the delivery summary.
+  const reason = run.deliveries?.length && /^HTTP \d{3}$/.test(run.reason ?? '') ? null : run.reason;
   return (
-    <Text size="xs" c="dimmed" lineClamp={2} title={run.reason}>
-      {run.reason}
-    </Text>
+    <Stack gap={2} align="flex-start">
+      <DeliveriesSummary run={run} />
+      {reason && (
+        <Text size="xs" c="dimmed" lineClamp={2} title={reason}>
+          {reason}
+        </Text>
+      )}
+    </Stack>
   );
 }
 
@@ -70,8 +77,8 @@ export function RunsTable({ runs, hideTask }: RunsTableProps) {
         <Table.Thead>
           <Table.Tr>
             {!hideTask && <Table.Th>Task</Table.Th>}
-            <Table.Th>Scheduled for</Table.Th>
-            <Table.Th>Executed at</Table.Th>
+            <Table.Th className="nowrap">Scheduled for</Table.Th>
+            <Table.Th className="nowrap">Executed at</Table.Th>
             <Table.Th>Lag</Table.Th>
             <Table.Th>Status</Table.Th>
             <Table.Th>Node</Table.Th>

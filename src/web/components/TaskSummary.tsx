@@ -18,6 +18,22 @@ function Fact({ label, children }: { label: string; children: ReactNode }) {
   );
 }
 
+function ActionFact({ action }: { action: Task['action'] }) {
+  if (action.type !== 'webhook') return <>Log the run</>;
+  return (
+    <>
+      Webhook{' '}
+      <Code fz="xs">
+        {action.method ?? 'POST'} {action.url}
+      </Code>
+      <Text span size="xs" c="dimmed">
+        {' '}
+        · {action.maxAttempts ?? 3} attempts · {((action.timeoutMs ?? 10_000) / 1000).toLocaleString()} s timeout
+      </Text>
+    </>
+  );
+}
+
 const MISFIRE: Record<Task['misfirePolicy'], string> = {
   fire_once: 'Fire once, late, then continue',
   skip: 'Skip them (recorded as skipped)',
@@ -40,8 +56,12 @@ export function TaskSummary({ task }: { task: Task }) {
           <Fact label="Not before">{s.startAt ? <Instant iso={s.startAt} /> : 'no limit'}</Fact>
           <Fact label="Not after">{s.endAt ? <Instant iso={s.endAt} /> : 'no limit'}</Fact>
           <Fact label="If runs are missed">{MISFIRE[task.misfirePolicy]}</Fact>
+          <Fact label="If the last run is still going">{task.overlapPolicy === 'skip' ? 'Skip this occurrence' : 'Run anyway'}</Fact>
         </>
       )}
+      <Fact label="Action">
+        <ActionFact action={task.action} />
+      </Fact>
       <Fact label="Next run">
         <Instant iso={task.nextRunAt} relative empty={task.state === 'paused' ? 'paused' : 'none'} />
       </Fact>

@@ -1,7 +1,7 @@
 // The app frame: header with the live indicator and "New task", navbar with the four views.
 import { useEffect } from 'react';
 import { NavLink as RouterNavLink, Outlet, useLocation, Link } from 'react-router-dom';
-import { AppShell, Burger, Button, Group, NavLink, Stack, Text, Title, VisuallyHidden } from '@mantine/core';
+import { AppShell, Burger, Button, Group, NavLink, Stack, Text, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { useLiveStatus } from '../api/events';
 import { LiveIndicator } from '../components/LiveIndicator';
@@ -23,6 +23,10 @@ export function Layout() {
   useEffect(close, [location.pathname, close]);
 
   return (
+    <>
+    <a href="#content" className="skip-link">
+      Skip to content
+    </a>
     <AppShell
       header={{ height: 56 }}
       navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !opened } }}
@@ -82,13 +86,11 @@ export function Layout() {
       </AppShell.Navbar>
 
       <AppShell.Main>
-        <VisuallyHidden>
-          <a href="#content">Skip to content</a>
-        </VisuallyHidden>
-        <div id="content" style={{ maxWidth: 1280, margin: '0 auto' }}>
+        <div id="content" tabIndex={-1} style={{ maxWidth: 1280, margin: '0 auto', outline: 'none' }}>
           <Outlet />
         </div>
       </AppShell.Main>
     </AppShell>
+    </>
   );
 }

@@ -41,6 +41,14 @@ const FIELD_OF: Partial<Record<keyof TaskFormValues, FormField>> = {
   endAt: 'endAt',
   payload: 'payload',
   misfirePolicy: 'misfirePolicy',
+  overlapPolicy: 'overlapPolicy',
+  action: 'action',
+  webhookUrl: 'webhookUrl',
+  webhookMethod: 'webhookMethod',
+  webhookHeaders: 'webhookHeaders',
+  webhookBody: 'webhookBody',
+  webhookTimeoutMs: 'webhookTimeoutMs',
+  webhookMaxAttempts: 'webhookMaxAttempts',
 };
 
 function previewQuery(values: TaskFormValues, now: number): PreviewQuery | null {

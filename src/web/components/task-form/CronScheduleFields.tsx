@@ -141,6 +141,18 @@ export function CronScheduleFields({ values, errors, onChange, preview, previewL
               <Radio value="skip" label="Skip them (each is recorded as skipped)" />
             </Stack>
           </Radio.Group>
+          <Radio.Group
+            label="If the previous run is still going"
+            description="A webhook being retried can outlast the interval."
+            value={values.overlapPolicy}
+            onChange={(v) => onChange({ overlapPolicy: v as TaskFormValues['overlapPolicy'] })}
+            error={errors.overlapPolicy}
+          >
+            <Stack gap={6} mt={6}>
+              <Radio value="allow" label="Run anyway" />
+              <Radio value="skip" label="Skip this occurrence (recorded as skipped)" />
+            </Stack>
+          </Radio.Group>
         </Stack>
       </Grid.Col>
       <Grid.Col span={{ base: 12, md: 5 }}>

@@ -4,6 +4,7 @@ import type { FormEvent, ReactNode } from 'react';
 import { Alert, Button, Group, JsonInput, Paper, SegmentedControl, Stack, Text, TextInput, Title } from '@mantine/core';
 import type { Preview } from '../../../shared/schemas';
 import { IconAlert } from '../icons';
+import { ActionFields } from './ActionFields';
 import { CronScheduleFields } from './CronScheduleFields';
 import type { FormErrors, TaskFormValues } from './model';
 import { OnceScheduleFields } from './OnceScheduleFields';
@@ -76,7 +77,12 @@ export function TaskForm(props: TaskFormProps) {
             <CronScheduleFields values={values} errors={errors} onChange={onChange} preview={props.preview} previewLoading={props.previewLoading} />
           )}
         </Section>
+        <Section title="Action">
+          <ActionFields values={values} errors={errors} onChange={onChange} />
+        </Section>
         <Section title="Payload">
+          {/* No formatOnBlur on JSON inputs: reformatting on blur grows the textarea and
+              moves the submit button out from under a click that caused the blur. */}
           <JsonInput
             label="JSON payload (optional)"
             description="Recorded with every run. Any JSON value up to 64 KiB."
@@ -85,7 +91,6 @@ export function TaskForm(props: TaskFormProps) {
             onChange={(payload) => onChange({ payload })}
             error={errors.payload}
             validationError="Not valid JSON"
-            formatOnBlur
             autosize
             minRows={3}
             maxRows={16}

@@ -26,6 +26,7 @@ function task(overrides: Partial<Task> = {}): Task {
     payload: { report: 'sales' },
     action: { type: 'log' },
     misfirePolicy: 'fire_once',
+    overlapPolicy: 'allow',
     state: 'active',
     nextRunAt: '2026-11-24T01:00:00.000Z',
     version: 3,
@@ -67,7 +68,37 @@ describe('new task form', () => {
       schedule: { type: 'cron', expression: '*/5 * * * * *', timezone: 'Europe/Berlin', startAt: '2026-11-30T23:00:00.000Z', endAt: null },
       payload: { a: 1 },
       misfirePolicy: 'skip',
+      overlapPolicy: 'allow',
     });
+  });
+
+  it('builds a webhook action, leaving defaults to the server', () => {
+    const values: TaskFormValues = {
+      ...emptyFormValues(NOW, 'UTC'),
+      name: 'Ping',
+      action: 'webhook',
+      webhookUrl: ' https://hooks.example.com/x ',
+      webhookMethod: 'PUT',
+      webhookHeaders: '{"Authorization": "Bearer t"}',
+      webhookMaxAttempts: 5,
+    };
+    expect(validateLocally(values)).toEqual({});
+    expect(toTaskCreate(values).action).toEqual({
+      type: 'webhook',
+      url: 'https://hooks.example.com/x',
+      method: 'PUT',
+      headers: { Authorization: 'Bearer t' },
+      maxAttempts: 5,
+    });
+  });
+
+  it('checks webhook fields locally', () => {
+    const values: TaskFormValues = { ...emptyFormValues(NOW, 'UTC'), name: 'x', action: 'webhook', webhookUrl: 'ftp://x', webhookHeaders: '["a"]', webhookBody: '{' };
+    const errors = validateLocally(values);
+    expect(errors.webhookUrl).toMatch(/http/);
+    expect(errors.webhookHeaders).toMatch(/object/);
+    expect(errors.webhookBody).toMatch(/JSON/);
+    expect(validateLocally({ ...values, webhookHeaders: '{"X-N": 1}' }).webhookHeaders).toMatch(/string/);
   });
 
   it('sends runImmediatelyIfPast only when asked', () => {
@@ -116,6 +147,15 @@ describe('editing', () => {
     });
     expect(toTaskPatch({ ...values, payload: '' }, t)).toEqual({ version: 3, payload: null });
     expect(toTaskPatch({ ...values, name: 'Renamed', misfirePolicy: 'skip' }, t)).toEqual({ version: 3, name: 'Renamed', misfirePolicy: 'skip' });
+    expect(toTaskPatch({ ...values, overlapPolicy: 'skip' }, t)).toEqual({ version: 3, overlapPolicy: 'skip' });
+  });
+
+  it('round-trips a webhook task without spurious changes', () => {
+    const t = task({ action: { type: 'webhook', url: 'https://h.example.com', headers: { 'X-Key': 'k' }, body: { a: 1 }, maxAttempts: 2 } });
+    const values = formValuesFromTask(t, NOW, 'UTC');
+    expect(values).toMatchObject({ action: 'webhook', webhookMethod: 'POST', webhookMaxAttempts: 2, webhookTimeoutMs: '' });
+    expect(toTaskPatch(values, t)).toEqual({ version: 3 });
+    expect(toTaskPatch({ ...values, action: 'log' }, t)).toEqual({ version: 3, action: { type: 'log' } });
   });
 
   it('loads a one-time task in the viewer zone and keeps the same instant', () => {
@@ -134,6 +174,9 @@ describe('server errors', () => {
     expect(formFieldForPath('/body/schedule/endAt', 'cron')).toBe('endAt');
     expect(formFieldForPath('payload', 'cron')).toBe('payload');
     expect(formFieldForPath('name', 'once')).toBe('name');
+    expect(formFieldForPath('action.url', 'once')).toBe('webhookUrl');
+    expect(formFieldForPath('action.headers.X-Bad', 'once')).toBe('webhookHeaders');
+    expect(formFieldForPath('overlapPolicy', 'cron')).toBe('overlapPolicy');
     expect(formFieldForPath('something.else', 'once')).toBeNull();
     expect(formFieldForPath(undefined, 'once')).toBeNull();
   });

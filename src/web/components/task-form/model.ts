@@ -2,7 +2,7 @@
 // values, their conversion to the API's TaskCreate / TaskPatch, local checks that need no
 // server, cron presets (which only *write* expressions; evaluating them is the server's job),
 // and the mapping from the server's `details.field` to the input that shows the message.
-import type { MisfirePolicy, Schedule, Task, TaskCreate, TaskPatch } from '../../../shared/schemas';
+import type { Action, MisfirePolicy, OverlapPolicy, Schedule, Task, TaskCreate, TaskPatch, WebhookAction, WebhookMethod } from '../../../shared/schemas';
 import { LIMITS } from '../../lib/limits';
 import { browserTimeZone, instantToZonedWallTime, isValidTimeZone, zonedWallTimeToInstant } from '../../lib/time';
 
@@ -25,10 +25,39 @@ export interface TaskFormValues {
   /** JSON text; '' means no payload */
   payload: string;
   misfirePolicy: MisfirePolicy;
+  overlapPolicy: OverlapPolicy;
+  /** what a run does: record itself (log) or call a URL */
+  action: 'log' | 'webhook';
+  webhookUrl: string;
+  webhookMethod: WebhookMethod;
+  /** JSON object text of extra headers; '' for none */
+  webhookHeaders: string;
+  /** JSON text of the request body; '' for Sundial's default body */
+  webhookBody: string;
+  /** '' for the server's default */
+  webhookTimeoutMs: number | '';
+  webhookMaxAttempts: number | '';
 }
 
 /** The inputs a message can be shown beside. */
-export type FormField = 'name' | 'at' | 'onceZone' | 'expression' | 'cronZone' | 'startAt' | 'endAt' | 'payload' | 'misfirePolicy';
+export type FormField =
+  | 'name'
+  | 'at'
+  | 'onceZone'
+  | 'expression'
+  | 'cronZone'
+  | 'startAt'
+  | 'endAt'
+  | 'payload'
+  | 'misfirePolicy'
+  | 'overlapPolicy'
+  | 'action'
+  | 'webhookUrl'
+  | 'webhookMethod'
+  | 'webhookHeaders'
+  | 'webhookBody'
+  | 'webhookTimeoutMs'
+  | 'webhookMaxAttempts';
 export type FormErrors = Partial<Record<FormField, string>>;
 
 export const DEFAULT_CRON = '0 9 * * 1-5';
@@ -53,6 +82,27 @@ export function emptyFormValues(now: number, zone = browserTimeZone()): TaskForm
     endAt: '',
     payload: '',
     misfirePolicy: 'fire_once',
+    overlapPolicy: 'allow',
+    action: 'log',
+    webhookUrl: '',
+    webhookMethod: 'POST',
+    webhookHeaders: '',
+    webhookBody: '',
+    webhookTimeoutMs: '',
+    webhookMaxAttempts: '',
+  };
+}
+
+function actionFormValues(action: Action | undefined): Partial<TaskFormValues> {
+  if (!action || action.type !== 'webhook') return { action: 'log' };
+  return {
+    action: 'webhook',
+    webhookUrl: action.url,
+    webhookMethod: action.method ?? 'POST',
+    webhookHeaders: action.headers && Object.keys(action.headers).length > 0 ? JSON.stringify(action.headers, null, 2) : '',
+    webhookBody: action.body === undefined ? '' : JSON.stringify(action.body, null, 2),
+    webhookTimeoutMs: action.timeoutMs ?? '',
+    webhookMaxAttempts: action.maxAttempts ?? '',
   };
 }
 
@@ -60,7 +110,15 @@ export function emptyFormValues(now: number, zone = browserTimeZone()): TaskForm
 export function formValuesFromTask(task: Task, now: number, zone = browserTimeZone()): TaskFormValues {
   const base = emptyFormValues(now, zone);
   const payload = task.payload === null || task.payload === undefined ? '' : JSON.stringify(task.payload, null, 2);
-  const common = { ...base, name: task.name, kind: task.kind, payload, misfirePolicy: task.misfirePolicy };
+  const common = {
+    ...base,
+    ...actionFormValues(task.action),
+    name: task.name,
+    kind: task.kind,
+    payload,
+    misfirePolicy: task.misfirePolicy,
+    overlapPolicy: task.overlapPolicy ?? 'allow',
+  };
   const schedule = task.schedule;
   if (schedule.type === 'once') {
     return { ...common, ...splitWall(instantToZonedWallTime(schedule.at, zone)), onceZone: zone };
@@ -91,6 +149,10 @@ export type PayloadResult = { ok: true; value: unknown; present: boolean } | { o
 const encoder = new TextEncoder();
 
 export function parsePayload(text: string): PayloadResult {
+  return parseJsonText(text, LIMITS.payloadMaxBytes);
+}
+
+function parseJsonText(text: string, maxBytes: number): PayloadResult {
   if (!text.trim()) return { ok: true, value: undefined, present: false };
   let value: unknown;
   try {
@@ -100,8 +162,8 @@ export function parsePayload(text: string): PayloadResult {
     return { ok: false, error: `Not valid JSON${detail ? `: ${detail}` : ''}` };
   }
   const bytes = encoder.encode(JSON.stringify(value)).length;
-  if (bytes > LIMITS.payloadMaxBytes) {
-    return { ok: false, error: `Payload is ${Math.ceil(bytes / 1024)} KiB; the limit is ${LIMITS.payloadMaxBytes / 1024} KiB` };
+  if (bytes > maxBytes) {
+    return { ok: false, error: `This is ${Math.ceil(bytes / 1024)} KiB; the limit is ${maxBytes / 1024} KiB` };
   }
   return { ok: true, value, present: true };
 }
@@ -123,7 +185,45 @@ export function validateLocally(values: TaskFormValues): FormErrors {
   }
   const payload = parsePayload(values.payload);
   if (!payload.ok) errors.payload = payload.error;
+  if (values.action === 'webhook') Object.assign(errors, validateWebhook(values));
   return errors;
+}
+
+/** Headers as the API takes them, or an error for the headers field. */
+export function parseHeaders(text: string): { ok: true; value: Record<string, string> | undefined } | { ok: false; error: string } {
+  const parsed = parseJsonText(text, LIMITS.payloadMaxBytes);
+  if (!parsed.ok) return parsed;
+  if (!parsed.present) return { ok: true, value: undefined };
+  const value = parsed.value;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return { ok: false, error: 'Headers are a JSON object: {"Authorization": "Bearer …"}' };
+  for (const [name, v] of Object.entries(value)) {
+    if (typeof v !== 'string') return { ok: false, error: `The value of ${name} must be a string` };
+  }
+  return { ok: true, value: value as Record<string, string> };
+}
+
+function validateWebhook(values: TaskFormValues): FormErrors {
+  const errors: FormErrors = {};
+  const url = values.webhookUrl.trim();
+  if (!url) errors.webhookUrl = 'Enter the URL to call';
+  else if (!/^https?:\/\/[^\s/]+/i.test(url)) errors.webhookUrl = 'An http:// or https:// URL';
+  const headers = parseHeaders(values.webhookHeaders);
+  if (!headers.ok) errors.webhookHeaders = headers.error;
+  const body = parseJsonText(values.webhookBody, LIMITS.payloadMaxBytes);
+  if (!body.ok) errors.webhookBody = body.error;
+  return errors;
+}
+
+export function actionFromValues(values: TaskFormValues): Action {
+  if (values.action !== 'webhook') return { type: 'log' };
+  const action: WebhookAction = { type: 'webhook', url: values.webhookUrl.trim(), method: values.webhookMethod };
+  const headers = parseHeaders(values.webhookHeaders);
+  if (headers.ok && headers.value) action.headers = headers.value;
+  const body = parseJsonText(values.webhookBody, LIMITS.payloadMaxBytes);
+  if (body.ok && body.present) action.body = body.value;
+  if (values.webhookTimeoutMs !== '') action.timeoutMs = values.webhookTimeoutMs;
+  if (values.webhookMaxAttempts !== '') action.maxAttempts = values.webhookMaxAttempts;
+  return action;
 }
 
 export function scheduleFromValues(values: TaskFormValues): Schedule {
@@ -145,7 +245,11 @@ export function toTaskCreate(values: TaskFormValues): TaskCreate {
   const payload = parsePayload(values.payload);
   const body: TaskCreate = { name: values.name.trim(), schedule: scheduleFromValues(values) };
   if (payload.ok && payload.present) body.payload = payload.value;
-  if (values.kind === 'cron') body.misfirePolicy = values.misfirePolicy;
+  if (values.kind === 'cron') {
+    body.misfirePolicy = values.misfirePolicy;
+    body.overlapPolicy = values.overlapPolicy;
+  }
+  if (values.action === 'webhook') body.action = actionFromValues(values);
   if (values.kind === 'once' && values.runImmediatelyIfPast) body.runImmediatelyIfPast = true;
   return body;
 }
@@ -182,8 +286,23 @@ export function toTaskPatch(values: TaskFormValues, task: Task): TaskPatch {
     if (JSON.stringify(next) !== JSON.stringify(task.payload ?? null)) patch.payload = next;
   }
   if (values.kind === 'cron' && values.misfirePolicy !== task.misfirePolicy) patch.misfirePolicy = values.misfirePolicy;
+  if (values.kind === 'cron' && values.overlapPolicy !== (task.overlapPolicy ?? 'allow')) patch.overlapPolicy = values.overlapPolicy;
+  const action = actionFromValues(values);
+  if (JSON.stringify(action) !== JSON.stringify(normalizeAction(task.action))) patch.action = action;
   if (values.kind === 'once' && values.runImmediatelyIfPast && patch.schedule) patch.runImmediatelyIfPast = true;
   return patch;
+}
+
+/** The action as the form would write it, so an untouched action compares equal. */
+function normalizeAction(action: Action | undefined): Action {
+  if (!action || action.type !== 'webhook') return { type: 'log' };
+  const { type, url, method, headers, body, timeoutMs, maxAttempts } = action;
+  const normalized: WebhookAction = { type, url, method: method ?? 'POST' };
+  if (headers && Object.keys(headers).length > 0) normalized.headers = headers;
+  if (body !== undefined) normalized.body = body;
+  if (timeoutMs !== undefined) normalized.timeoutMs = timeoutMs;
+  if (maxAttempts !== undefined) normalized.maxAttempts = maxAttempts;
+  return normalized;
 }
 
 /**
@@ -215,10 +334,25 @@ export function formFieldForPath(path: string | undefined, kind: TaskKind): Form
       return 'payload';
     case 'misfirePolicy':
       return 'misfirePolicy';
+    case 'overlapPolicy':
+      return 'overlapPolicy';
     case 'runImmediatelyIfPast':
       return 'at';
+    case 'action':
+    case 'action.type':
+      return 'action';
+    case 'action.url':
+      return 'webhookUrl';
+    case 'action.method':
+      return 'webhookMethod';
+    case 'action.timeoutMs':
+      return 'webhookTimeoutMs';
+    case 'action.maxAttempts':
+      return 'webhookMaxAttempts';
     default:
       if (normalized.startsWith('payload')) return 'payload';
+      if (normalized.startsWith('action.headers')) return 'webhookHeaders';
+      if (normalized.startsWith('action.body')) return 'webhookBody';
       return null;
   }
 }
