@@ -329,15 +329,24 @@ describe('web UI in Chromium', () => {
     // A second node joins; then it is killed. The view shows it die, and the first node
     // keeps firing the every-2-seconds task.
     const second = await startNode({ databaseUrl: node.databaseUrl });
+    // Someone has the UI open on the second node: when it dies, their page says so.
+    const watcher = await newPage(browser);
     try {
+      await watcher.page.goto(`${second.url}/tasks`);
+      await watcher.page.locator(`[data-task-id="${backup.id}"]`).waitFor();
+      await watcher.page.locator('[data-live="live"]').waitFor();
       await nav(page, 'Cluster').click();
       await page.locator('[data-alive="true"]').nth(1).waitFor({ timeout: 15_000 });
       second.kill('SIGKILL');
+      await watcher.page.locator('[data-live="reconnecting"]').waitFor();
+      await watcher.page.getByText("Can't reach the Sundial server").waitFor({ timeout: 20_000 });
+      await screenshot(watcher.page, 'server-down');
       await page.locator(`[data-node-id="${second.nodeId}"][data-alive="false"]`).waitFor({ timeout: 20_000 });
       const killedAt = Date.now();
       await eventually(async () => (await runsOf(heartbeat.id)).some((r) => r.status === 'succeeded' && r.nodeId === node.nodeId && Date.parse(r.startedAt!) > killedAt), 15_000);
       await screenshot(page, 'cluster');
     } finally {
+      await watcher.context.close();
       second.kill('SIGKILL');
       await second.exited;
     }

@@ -27,7 +27,7 @@ export function describeError(error: unknown): { title: string; description: str
     if (error.isNetwork) {
       return {
         title: "Can't reach the Sundial server",
-        description: `Nothing answers at ${window.location.host}. Check that the node is running (npm start) or that your network is up; this view retries by itself.`,
+        description: `Nothing answers at ${window.location.host}. Check that the node is running (npm start), or open the UI on another node of the cluster; this page retries by itself.`,
         retry: true,
       };
     }
@@ -69,10 +69,10 @@ export function ErrorState({ error, onRetry, action }: { error: unknown; onRetry
 
 /** Shown above data that is still on screen but could not be refreshed. */
 export function StaleNotice({ error }: { error: unknown }) {
-  const { title } = describeError(error);
+  const { title, description } = describeError(error);
   return (
     <Alert color="orange" variant="light" mb="sm" icon={<IconAlert size={18} />} title={title} role="status">
-      Showing the last data received; it refreshes as soon as the server answers.
+      {description} Meanwhile this shows the last data received.
     </Alert>
   );
 }
