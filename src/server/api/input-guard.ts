@@ -33,7 +33,9 @@ export function findInputProblem(value: unknown, prefix = ''): InputProblem | nu
     }
     if (v === null || typeof v !== 'object') continue;
     if (depth >= LIMITS.jsonMaxDepth) {
-      return { field: path || 'body', message: `${path || 'the body'} is nested more than ${LIMITS.jsonMaxDepth} levels deep` };
+      // name the top-level field: the full path of the 64th level says nothing more
+      const top = path.split('.')[0] || 'body';
+      return { field: top, message: `${top === 'body' ? 'the body' : top} is nested more than ${LIMITS.jsonMaxDepth} levels deep` };
     }
     const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : Object.entries(v);
     for (const [k, x] of entries) {

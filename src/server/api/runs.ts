@@ -8,6 +8,14 @@ import { compileCron, describeOccurrence, ScheduleError } from '../time/cron.js'
 import type { ApiDeps } from './server.js';
 import { decodeCursor, encodeCursor, runOut } from './serialize.js';
 
+/** The date-time format lets 23:59:60 (a leap second) through; Date cannot represent it. */
+function queryInstant(value: string | undefined, field: string): Date | undefined {
+  if (!value) return undefined;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new ApiError('VALIDATION_FAILED', `${field} is not a valid date-time`, { field });
+  return d;
+}
+
 export function runRoutes(app: FastifyInstance, deps: ApiDeps) {
   const { sql } = deps;
 
@@ -21,8 +29,8 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps) {
       const rows = await runList(sql, {
         taskId: q.taskId,
         status: q.status,
-        from: q.from ? new Date(q.from) : undefined,
-        to: q.to ? new Date(q.to) : undefined,
+        from: queryInstant(q.from, 'from'),
+        to: queryInstant(q.to, 'to'),
         limit: limit + 1,
         after: after && { scheduledFor: after.at, id: after.id },
       });

@@ -86,6 +86,12 @@ export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: undefined,
+    // A URL the router cannot decode (e.g. %ED%A0%80, a lone surrogate) is refused before
+    // any hook runs; answer in our shape rather than Fastify's.
+    frameworkErrors: (err: FastifyError, _req: unknown, reply: { code(n: number): { send(b: unknown): unknown } }) =>
+      reply.code(400).send({
+        error: { code: 'VALIDATION_FAILED', message: err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid (bad percent-encoding)' : err.message, details: { field: 'url' } },
+      }),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   const auth = deps.auth ?? OPEN_ON_LOOPBACK;
