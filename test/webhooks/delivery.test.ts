@@ -194,6 +194,23 @@ describe('retries', () => {
     expect(g.deliveries![0]!.response).toBe('no such hook');
   });
 
+  it('stops retrying when another node has taken the run over (our lease lapsed)', async () => {
+    await t.app.sql`insert into nodes (id, host, pid, version, lease_until) values ('thief', 'x', 1, 'x', now() + interval '1 hour')`;
+    rx.handle('/taken', (r, res) => {
+      // while the first attempt is in flight, another node takes the run (as the rescuer would)
+      void t.app.sql`update runs set attempt = attempt + 1, node_id = 'thief' where id = ${r.headers['sundial-run-id'] as string}`.then(() =>
+        res.writeHead(503).end('busy'),
+      );
+    });
+    const task = await createTask({ action: { type: 'webhook', url: `${rx.url}/taken`, maxAttempts: 5 } });
+    await eventually(async () => rx.on('/taken').length === 1 || undefined);
+    await new Promise((r) => setTimeout(r, 4 * BASE_MS + 500));
+    expect(rx.on('/taken')).toHaveLength(1);
+    const [run] = await runsOf(task.id);
+    expect(run!.status).toBe('running');
+    expect(run!.nodeId).toBe('thief');
+  });
+
   it('429 waits at least as long as Retry-After says', async () => {
     rx.handle('/throttled', (_r, res, n) => (n === 0 ? res.writeHead(429, { 'retry-after': '1' }).end('slow down') : res.writeHead(204).end()));
     const task = await createTask({ action: { type: 'webhook', url: `${rx.url}/throttled` } });

@@ -186,11 +186,22 @@ export class WebhookDeliverer {
     if (!this.running) return; // stopping: stop() hands the run back with this attempt
     const failures = c.deliveries.filter((d) => d.nodeId === this.nodeId).length;
     const wait = Math.min(this.settings.retryMaxMs, Math.max(backoffMs(failures, this.settings.retryBaseMs, this.settings.retryMaxMs), outcome.retryAfterMs ?? 0));
-    // Show the attempt in the run log while waiting; a lost write only delays that.
-    runsDeliveriesSave(this.sql, { id: c.run.id, attempt: c.run.attempt, nodeId: this.nodeId, deliveries: c.deliveries }).catch((err) =>
-      this.log.warn({ err: (err as Error).message, runId: c.run.id }, 'could not save webhook attempt'),
-    );
-    c.timer = setTimeout(() => this.attempt(c), wait);
+    // Show the attempt in the run log while waiting, and check the run is still ours: if
+    // our lease lapsed (a freeze) and another node took the run over, it sends from now on.
+    let ours = true;
+    try {
+      ours = await runsDeliveriesSave(this.sql, { id: c.run.id, attempt: c.run.attempt, nodeId: this.nodeId, deliveries: c.deliveries });
+    } catch (err) {
+      // database unreachable: keep retrying; the final write is fenced anyway
+      this.log.warn({ err: (err as Error).message, runId: c.run.id }, 'could not save webhook attempt');
+    }
+    if (!ours) {
+      this.metrics.fenced.inc();
+      this.log.warn({ runId: c.run.id }, 'webhook run was taken over by another node; no more attempts from here');
+      return void this.chains.delete(c.run.id);
+    }
+    if (!this.running) return;
+    c.timer = setTimeout(() => this.attempt(c), Math.max(0, wait - (performance.now() - t0 - entry.durationMs)));
   }
 
   private finish(c: Chain, status: 'succeeded' | 'failed', reason: string | null): void {
