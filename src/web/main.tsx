@@ -11,6 +11,7 @@ import './styles.css';
 import { ApiError } from './api/client';
 import { LiveEventsProvider } from './api/events';
 import { TimeModeProvider } from './components/TimeMode';
+import { TokenPrompt } from './components/TokenPrompt';
 import { theme } from './theme';
 import { Layout } from './routes/Layout';
 import { OverviewRoute } from './routes/OverviewRoute';
@@ -56,6 +57,7 @@ createRoot(document.getElementById('root')!).render(
       {/* top-center: over the header, away from the tables and buttons people click next */}
       <Notifications position="top-center" autoClose={4000} limit={3} />
       <QueryClientProvider client={queryClient}>
+        <TokenPrompt />
         <LiveEventsProvider>
           <TimeModeProvider>
             <RouterProvider router={router} />

@@ -2,6 +2,7 @@
 // ApiError carrying the server's `{error: {code, message, details}}` so views can put the
 // message beside the field it names (`details.field`, a dotted request path).
 import type { ErrorBody } from '../../shared/schemas';
+import { authRequired, getToken } from './auth';
 
 export class ApiError extends Error {
   /** HTTP status; 0 when the server could not be reached at all. */
@@ -57,6 +58,8 @@ export interface RequestOptions {
 
 export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+  const token = getToken();
+  if (token) headers.authorization = `Bearer ${token}`;
   let body: string | undefined;
   if (options.body !== undefined) {
     headers['content-type'] = 'application/json';
@@ -82,6 +85,7 @@ export async function request<T>(path: string, options: RequestOptions = {}): Pr
   } catch {
     json = undefined;
   }
+  if (response.status === 401) authRequired(token);
   if (!response.ok) throw toApiError(response.status, json);
   return json as T;
 }

@@ -5,6 +5,7 @@
 import { createContext, createElement, useContext, useEffect, useState, type ReactNode } from 'react';
 import { useQueryClient, type QueryClient } from '@tanstack/react-query';
 import type { ServerEvent } from '../../shared/schemas';
+import { eventsUrl, useAuth } from './auth';
 import { createKeyedThrottle, type KeyedThrottle } from '../lib/throttle';
 import { clusterKeys } from './cluster';
 import { runKeys } from './runs';
@@ -55,6 +56,8 @@ export function useLiveStatus(): LiveStatus {
 export function LiveEventsProvider({ children, url = '/api/events' }: { children: ReactNode; url?: string }) {
   const client = useQueryClient();
   const [status, setStatus] = useState<LiveStatus>('connecting');
+  // reconnect with the new token after signing in
+  const { token } = useAuth();
 
   useEffect(() => {
     const throttle = createKeyedThrottle(REFETCH_INTERVAL_MS);
@@ -64,7 +67,7 @@ export function LiveEventsProvider({ children, url = '/api/events' }: { children
     let stopped = false;
 
     const connect = () => {
-      source = new EventSource(url);
+      source = new EventSource(eventsUrl(url, token));
       source.addEventListener('open', () => {
         // Anything may have changed while we were away: refresh every view once.
         if (failures > 0) void client.invalidateQueries();
@@ -98,7 +101,7 @@ export function LiveEventsProvider({ children, url = '/api/events' }: { children
       throttle.cancel();
       source?.close();
     };
-  }, [client, url]);
+  }, [client, url, token]);
 
   return createElement(LiveContext.Provider, { value: status }, children);
 }

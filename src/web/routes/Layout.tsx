@@ -3,6 +3,7 @@ import { useEffect } from 'react';
 import { NavLink as RouterNavLink, Outlet, useLocation, Link } from 'react-router-dom';
 import { AppShell, Burger, Button, Group, NavLink, Stack, Text, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
+import { forgetToken, useAuth } from '../api/auth';
 import { useLiveStatus } from '../api/events';
 import { LiveIndicator } from '../components/LiveIndicator';
 import { TimeModeToggle } from '../components/TimeMode';
@@ -20,6 +21,7 @@ export function Layout() {
   const [opened, { toggle, close }] = useDisclosure(false);
   const live = useLiveStatus();
   const location = useLocation();
+  const { token } = useAuth();
   useEffect(close, [location.pathname, close]);
 
   return (
@@ -81,6 +83,11 @@ export function Layout() {
             <Text size="xs" c="dimmed">
               Local: {browserTimeZone()}
             </Text>
+            {token && (
+              <Button variant="subtle" size="compact-xs" color="gray" onClick={() => (forgetToken(), window.location.reload())}>
+                Sign out
+              </Button>
+            )}
           </Stack>
         </AppShell.Section>
       </AppShell.Navbar>
