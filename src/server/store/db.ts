@@ -21,6 +21,12 @@ export function connect(opts: DbOptions): Sql {
     max: opts.max ?? 10,
     idle_timeout: 60,
     connect_timeout: 10,
+    // Reconnect attempts after failures: postgres.js waits (0.5–1) × min(3^n / 100, 20) s
+    // by default, n counting failed connects across the pool, so after a few seconds of
+    // outage the pool waits 10–20 s before trying again and the node stayed blind that
+    // long after the server was back (measured: claims resumed 10 s after a PostgreSQL
+    // restart; see docs/reliability.md). Capped at 1 s: a refused connect costs nothing.
+    backoff: (retries: number) => Math.min(0.1 * 2 ** retries, 1),
     onnotice: () => {},
     // columns arrive camelCased; int8 (run ids, counts) arrive as strings, the form
     // they leave the API in
