@@ -117,8 +117,8 @@ describe('web UI in Chromium', () => {
     await page.goto(`${node.url}/tasks/new`);
     await field(page, 'Name').fill(name);
 
-    // Eight seconds from now, on the Berlin wall clock (the browser's zone, the default).
-    const due = new Date(Math.ceil((Date.now() + 8_000) / 1000) * 1000);
+    // Ten seconds from now, on the Berlin wall clock (the browser's zone, the default).
+    const due = new Date(Math.ceil((Date.now() + 10_000) / 1000) * 1000);
     const [date, time] = instantToZonedWallTime(due, ZONE).split(' ');
     await field(page, 'Date').fill(date!);
     await field(page, 'Time').fill(time!);
@@ -255,7 +255,7 @@ describe('web UI in Chromium', () => {
     const name = `Webhook ${Date.now()}`;
     await page.goto(`${node.url}/tasks/new`);
     await field(page, 'Name').fill(name);
-    const due = new Date(Math.ceil((Date.now() + 6_000) / 1000) * 1000);
+    const due = new Date(Math.ceil((Date.now() + 10_000) / 1000) * 1000);
     const [date, time] = instantToZonedWallTime(due, ZONE).split(' ');
     await field(page, 'Date').fill(date!);
     await field(page, 'Time').fill(time!);
