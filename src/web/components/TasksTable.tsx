@@ -94,7 +94,14 @@ export function TaskCards({ tasks }: { tasks: Task[] }) {
             </Stack>
             <Stack gap={4} align="flex-end">
               <KindBadge kind={task.kind} />
-              {task.lastRun && <RunStatusBadge status={task.lastRun.status} />}
+              {task.lastRun && (
+                <Group gap={6} wrap="nowrap">
+                  <Text size="xs" c="dimmed">
+                    last run
+                  </Text>
+                  <RunStatusBadge status={task.lastRun.status} />
+                </Group>
+              )}
             </Stack>
           </Group>
         </Card>

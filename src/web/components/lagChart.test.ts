@@ -49,6 +49,7 @@ describe('minute slots', () => {
 
   it('labels the axis compactly', () => {
     expect(formatAxisMs(250)).toBe('250 ms');
+    expect(formatAxisMs(2.5)).toBe('2.5 ms');
     expect(formatAxisMs(20_000)).toBe('20 s');
     expect(formatAxisMs(120_000)).toBe('2 min');
   });

@@ -65,7 +65,7 @@ function dots(values: (number | null)[], x: (i: number) => number, y: (v: number
 
 /** Axis label: "250 ms", "20 s", "2 min". */
 export function formatAxisMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 1000) return `${+ms.toFixed(ms < 10 ? 1 : 0)} ms`;
   if (ms < 60_000) return `${+(ms / 1000).toFixed(1)} s`;
   return `${+(ms / 60_000).toFixed(1)} min`;
 }

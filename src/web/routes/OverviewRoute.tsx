@@ -52,13 +52,15 @@ function Counters({ stats }: { stats: Stats }) {
 }
 
 function RecentRuns() {
-  const runs = useRuns({ limit: 8 });
+  // Claimed runs wait as `pending` until their instant; the overview shows what already ran.
+  const runs = useRuns({ limit: 20 });
   if (runs.isPending) return <LoadingRows rows={4} height={28} />;
   if (runs.isError && !runs.data) return <Text size="sm" c="red">Could not load executions.</Text>;
-  if (runs.data.items.length === 0) return <Empty title="Nothing has run yet" description="Executions show up here as tasks fire." />;
+  const ran = runs.data.items.filter((run) => run.status !== 'pending').slice(0, 8);
+  if (ran.length === 0) return <Empty title="Nothing has run yet" description="Executions show up here as tasks fire." />;
   return (
     <Stack gap={0}>
-      {runs.data.items.map((run) => (
+      {ran.map((run) => (
         <Group key={run.id} justify="space-between" wrap="nowrap" py={6} style={{ borderBottom: '1px solid var(--mantine-color-default-border)' }}>
           <Stack gap={0} style={{ minWidth: 0 }}>
             <Anchor component={Link} to={`/tasks/${run.taskId}`} size="sm" fw={600} truncate c="inherit">
