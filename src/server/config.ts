@@ -8,6 +8,8 @@ export interface SchedulerConfig {
   pollIntervalMs: number;
   /** claim occurrences this far ahead and hold them on in-memory timers */
   lookaheadMs: number;
+  /** when a burst is due within this window, claim it ahead instead of at lookahead pace (0: off) */
+  burstPrefetchMs: number;
   /** rows per claim transaction */
   claimBatchSize: number;
   /** claimed-but-unrecorded occurrences a node may hold; the claimer waits above it */
@@ -79,8 +81,9 @@ export interface Config {
 export const defaultSchedulerConfig: SchedulerConfig = {
   pollIntervalMs: 500,
   lookaheadMs: 2000,
+  burstPrefetchMs: 30_000,
   claimBatchSize: 1000,
-  maxInFlight: 50_000,
+  maxInFlight: 100_000,
   leaseMs: 5000,
   heartbeatMs: 1000,
   misfireThresholdMs: 10_000,
@@ -107,8 +110,8 @@ Options (each also read from the environment variable shown):
   --log-level <level>   LOG_LEVEL          fatal|error|warn|info|debug (default info)
 
 Tuning (environment only): SUNDIAL_POLL_INTERVAL_MS (500), SUNDIAL_LOOKAHEAD_MS (2000),
-SUNDIAL_CLAIM_BATCH_SIZE (1000), SUNDIAL_MAX_IN_FLIGHT (50000), SUNDIAL_LEASE_MS (5000),
-SUNDIAL_HEARTBEAT_MS (1000), SUNDIAL_RUN_RETENTION_DAYS (30)
+SUNDIAL_CLAIM_BATCH_SIZE (1000), SUNDIAL_MAX_IN_FLIGHT (100000), SUNDIAL_BURST_PREFETCH_MS (30000),
+SUNDIAL_LEASE_MS (5000), SUNDIAL_HEARTBEAT_MS (1000), SUNDIAL_RUN_RETENTION_DAYS (30)
 
 Security (docs/security.md):
   --insecure-no-auth    SUNDIAL_INSECURE_NO_AUTH=true  no token on a non-loopback address
@@ -165,6 +168,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const scheduler: SchedulerConfig = {
     pollIntervalMs: int('SUNDIAL_POLL_INTERVAL_MS', env.SUNDIAL_POLL_INTERVAL_MS, defaultSchedulerConfig.pollIntervalMs),
     lookaheadMs: int('SUNDIAL_LOOKAHEAD_MS', env.SUNDIAL_LOOKAHEAD_MS, defaultSchedulerConfig.lookaheadMs, 0),
+    burstPrefetchMs: int('SUNDIAL_BURST_PREFETCH_MS', env.SUNDIAL_BURST_PREFETCH_MS, defaultSchedulerConfig.burstPrefetchMs, 0),
     claimBatchSize: int('SUNDIAL_CLAIM_BATCH_SIZE', env.SUNDIAL_CLAIM_BATCH_SIZE, defaultSchedulerConfig.claimBatchSize),
     maxInFlight: int('SUNDIAL_MAX_IN_FLIGHT', env.SUNDIAL_MAX_IN_FLIGHT, defaultSchedulerConfig.maxInFlight),
     leaseMs: int('SUNDIAL_LEASE_MS', env.SUNDIAL_LEASE_MS, defaultSchedulerConfig.leaseMs),
