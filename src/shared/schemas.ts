@@ -246,6 +246,7 @@ export type TaskListQuery = Static<typeof TaskListQuery>;
 export const RunListQuery = Type.Object(
   {
     taskId: Type.Optional(Type.String({ format: 'uuid' })),
+    nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'runs owned or executed by this node' })),
     status: Type.Optional(RunStatus),
     from: Type.Optional(Instant('scheduledFor >= from')),
     to: Type.Optional(Instant('scheduledFor < to')),

@@ -138,6 +138,10 @@ describe('manual triggers and deletes', () => {
     expect(res.body.run.trigger).toBe('manual');
     const run = await eventually(async () => (await runsOf(task.id)).find((r) => r.status === 'succeeded'));
     expect(run.trigger).toBe('manual');
+    const byNode = await api<{ items: Run[] }>(t.url, 'GET', `/api/runs?taskId=${task.id}&nodeId=${encodeURIComponent(run.nodeId!)}`);
+    expect(byNode.body.items.map((r) => r.id)).toEqual([run.id]);
+    const otherNode = await api<{ items: Run[] }>(t.url, 'GET', `/api/runs?taskId=${task.id}&nodeId=no-such-node`);
+    expect(otherNode.body.items).toEqual([]);
     expect(run.lagMs!).toBeLessThan(2000);
     const after = await api(t.url, 'GET', `/api/tasks/${task.id}`);
     expect(after.body.nextRunAt).toBe(at.toISOString());

@@ -310,6 +310,7 @@ export async function runInsertManual(sql: Sql, taskId: string): Promise<RunRow>
 
 export interface RunListFilter {
   taskId?: string;
+  nodeId?: string;
   status?: string;
   from?: Date;
   to?: Date;
@@ -322,6 +323,7 @@ export async function runList(sql: Sql, f: RunListFilter): Promise<RunRow[]> {
     select r.*, t.name as task_name from runs r join tasks t on t.id = r.task_id
     where true
       ${f.taskId ? sql`and r.task_id = ${f.taskId}` : sql``}
+      ${f.nodeId ? sql`and r.node_id = ${f.nodeId}` : sql``}
       ${f.status ? sql`and r.status = ${f.status}` : sql``}
       ${f.from ? sql`and r.scheduled_for >= ${f.from}` : sql``}
       ${f.to ? sql`and r.scheduled_for < ${f.to}` : sql``}

@@ -71,7 +71,8 @@ const LAST_RUN = (sql: Sql) => sql`
   left join lateral (
     select r.id as last_run_id, r.status as last_run_status,
            r.scheduled_for as last_run_scheduled_for, r.started_at as last_run_started_at
-    from runs r where r.task_id = t.id
+    -- the latest run that happened: occurrences claimed ahead (pending) are not runs yet
+    from runs r where r.task_id = t.id and r.status <> 'pending'
     order by r.scheduled_for desc, r.id desc limit 1
   ) lr on true`;
 
