@@ -1,5 +1,9 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
+import { register } from 'node:module';
+
+// Before the server (and its database driver) load: see postgres-js-fix.mjs.
+register('./postgres-js-fix.mjs', import.meta.url);
 
 const entry = new URL('../dist/server/main.js', import.meta.url);
 if (!existsSync(entry)) {
