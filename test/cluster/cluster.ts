@@ -48,9 +48,12 @@ export async function heldBy(sql: Sql, nodeId: string): Promise<RunRow[]> {
 /** Every node this test started, so a failing test still leaves no process behind. */
 const started = new Set<TestNode>();
 
+const byUrl = new Map<string, TestNode>();
+
 export async function node(opts: Parameters<typeof startNode>[0]): Promise<TestNode> {
   const n = await startNode(opts);
   started.add(n);
+  byUrl.set(n.url, n);
   void n.exited.then(() => started.delete(n));
   return n;
 }
@@ -83,9 +86,15 @@ export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: num
   return out;
 }
 
+/** The error lines a node logged, to explain an unexpected 500. */
+function nodeErrors(base: string): string {
+  const lines = byUrl.get(base)?.logs.filter((l) => /"level":(50|60)/.test(l)) ?? [];
+  return lines.length ? `\nnode log:\n${lines.slice(-3).join('\n')}` : '';
+}
+
 export async function createOnce(base: string, name: string, at: Date, extra: Record<string, unknown> = {}): Promise<string> {
   const res = await api(base, 'POST', '/api/tasks', { name, schedule: { type: 'once', at: at.toISOString() }, ...extra });
-  if (res.status !== 201) throw new Error(`create ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 201) throw new Error(`create ${name}: ${res.status} ${JSON.stringify(res.body)}${nodeErrors(base)}`);
   return res.body.id as string;
 }
 
@@ -100,7 +109,10 @@ export async function createCron(
     schedule: { type: 'cron', expression, startAt: opts.startAt?.toISOString(), endAt: opts.endAt?.toISOString() },
     ...(opts.misfirePolicy ? { misfirePolicy: opts.misfirePolicy } : {}),
   });
-  if (res.status !== 201) throw new Error(`create ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 201) throw new Error(`create ${name}: ${res.status} ${JSON.stringify(res.body)}${nodeErrors(base)}`);
+  // created after its start: the first expected occurrence is gone, and a test would
+  // report the machine's slowness as a lost occurrence
+  if (opts.startAt && Date.now() >= opts.startAt.getTime()) throw new Error(`${name} was created after its startAt: the machine is too busy`);
   return res.body.id as string;
 }
 
@@ -135,7 +147,14 @@ export function expectExactlyOnce(runs: RunRow[], expected: Map<string, number[]
     for (const t of times) {
       const at = seen.get(t) ?? [];
       const ok = at.filter((r) => r.status === 'succeeded');
-      if (ok.length !== 1) problems.push(`${rows[0]?.taskName ?? taskId} @ ${new Date(t).toISOString()}: ${ok.length} succeeded of ${at.length} rows (${at.map((r) => r.status).join(',')})`);
+      if (ok.length !== 1) {
+        // the neighbours tell a gap in the schedule from a claim that never happened
+        const near = rows.filter((r) => Math.abs(r.scheduledFor.getTime() - t) <= 2000);
+        problems.push(
+          `${rows[0]?.taskName ?? taskId} @ ${new Date(t).toISOString()}: ${ok.length} succeeded of ${at.length} rows (${at.map((r) => r.status).join(',')}); ` +
+            `near: ${near.map((r) => `${r.scheduledFor.toISOString().slice(11, 23)} ${r.status} ${r.nodeId} a${r.attempt} claimed ${r.claimedAt?.toISOString().slice(11, 23)}`).join(' | ')}`,
+        );
+      }
     }
     const extra = [...seen.keys()].filter((t) => !times.includes(t));
     if (extra.length) problems.push(`${rows[0]?.taskName ?? taskId}: unexpected occurrences ${extra.map((t) => new Date(t).toISOString()).join(', ')}`);

@@ -24,7 +24,7 @@ describe('SIGKILL', () => {
     const victim = await node({ databaseUrl: db.url, env: { SUNDIAL_LOOKAHEAD_MS: '5000' } });
 
     // an every-second cron as well: the victim holds its next occurrences too
-    const cronStart = wholeSecondIn(1000);
+    const cronStart = wholeSecondIn(2000);
     const cronEnd = new Date(cronStart.getTime() + 14_000);
     const cron = await createCron(victim.url, 'every-second', '* * * * * *', { startAt: cronStart, endAt: new Date(cronEnd.getTime() + 500) });
 
