@@ -87,13 +87,21 @@ export class Claimer {
   private async run() {
     try {
       const ahead = await this.aheadMs(this.clock.now());
+      // In a burst, bigger transactions: the per-row work is the same, the round trips
+      // and commits per occurrence are a fifth.
+      const batch = ahead > this.cfg.lookaheadMs ? this.cfg.claimBatchSize * BURST_BATCHES : this.cfg.claimBatchSize;
+      let orphansLeft = true;
       while (this.running) {
         const room = this.cfg.maxInFlight - this.executor.inFlight;
         if (room <= 0) return;
-        const limit = Math.min(this.cfg.claimBatchSize, room);
+        const limit = Math.min(batch, room);
         const now = this.clock.now();
         const horizon = new Date(now.getTime() + ahead);
-        const orphans = await runsClaimOrphaned(this.sql, { nodeId: this.nodeId, horizon, limit });
+        // Orphans are rare: look again within a pass only while the last look came back full.
+        const orphans: Awaited<ReturnType<typeof runsClaimOrphaned>> = orphansLeft
+          ? await runsClaimOrphaned(this.sql, { nodeId: this.nodeId, horizon, limit })
+          : [];
+        orphansLeft = orphans.length >= limit;
         const claimed = await occurrencesClaimDue(this.sql, {
           nodeId: this.nodeId,
           horizon,
