@@ -674,8 +674,8 @@ const STATIC_SECTIONS = (cmd: string) => [
     '(`FOR UPDATE SKIP LOCKED` in `occurrencesClaimDue`, `src/server/store/runs.ts`) for the few milliseconds of its ' +
     'transaction. If the process freezes (SIGSTOP, GC pause, VM pause) inside that window, the rows stay locked: other ' +
     'nodes skip them (SKIP LOCKED) and the lease does not help, because nothing is claimed yet. The occurrences fire only ' +
-    'when the frozen node wakes and commits. Measured with 2 nodes and 300 every-second crons, 20 freezes of 6.8 s at ' +
-    'random instants: 1 froze inside the transaction (`pg_stat_activity`: idle in transaction), and its 1,800 occurrences ' +
+    'when the frozen node wakes and commits. Measured with `bench/chaos-freeze-probe.ts` (2 nodes, 300 every-second ' +
+    'crons, 20 freezes of 6.8 s at random instants): 1 froze inside the transaction (`pg_stat_activity`: idle in transaction), and its 1,800 occurrences ' +
     'were fired by the frozen node itself on attempt 1, up to 5.1 s late; in the chaos run above, a freeze window whose max-lag run is ' +
     'the frozen node on attempt 1 is the same thing. A freeze longer than ~10 s would turn them into misfires, ' +
     'and a node whose machine vanishes (no TCP reset) keeps the locks until PostgreSQL notices the dead connection ' +
@@ -711,6 +711,7 @@ const STATIC_SECTIONS = (cmd: string) => [
   'npm run chaos -- --quick   # ~2–3 min',
   'npm run chaos              # full: 3 fault cycles, several thousand tasks (~10 min)',
   'npx vitest run test/cluster   # the in-suite cluster tests (~2–3 min)',
+  'npx tsx bench/chaos-freeze-probe.ts   # the frozen-claim-transaction probe (after npm run build:server)',
   '```',
   '',
   'The script builds the server first, starts its own embedded PostgreSQL in a temporary directory, and writes this file ' +
