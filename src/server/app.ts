@@ -61,7 +61,12 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
   const webhookConfig = { ...defaultWebhookConfig, ...config.webhooks };
   const allow = parseAllowList(webhookConfig.allow);
 
-  const sql = connect({ url: databaseUrl, max: 10, applicationName: `sundial:${config.nodeId}` });
+  const sql = connect({
+    url: databaseUrl,
+    max: 10,
+    applicationName: `sundial:${config.nodeId}`,
+    idleInTransactionTimeoutMs: cfg.leaseMs,
+  });
   let auth;
   let webhookSecrets: string[];
   try {

@@ -8,6 +8,8 @@ export interface DbOptions {
   /** pool size; the claimer, the recorder and the API share it */
   max?: number;
   applicationName?: string;
+  /** server-side limit on a transaction left idle by this client (ms) */
+  idleInTransactionTimeoutMs?: number;
 }
 
 /**
@@ -31,6 +33,15 @@ export function connect(opts: DbOptions): Sql {
     // columns arrive camelCased; int8 (run ids, counts) arrive as strings, the form
     // they leave the API in
     transform: { column: { from: postgres.toCamel } },
-    connection: { application_name: opts.applicationName ?? 'sundial' },
+    connection: {
+      application_name: opts.applicationName ?? 'sundial',
+      // A node that freezes (SIGSTOP, VM pause) or vanishes inside a transaction keeps
+      // its row locks: the claim's FOR UPDATE on due tasks would make every other node
+      // SKIP LOCKED past them until the node woke up, and no lease covers runs not yet
+      // written. PostgreSQL ends such a session after this long idle in a transaction,
+      // rolling the claim back; others then claim the tasks. Our transactions never
+      // wait on the client for more than milliseconds.
+      ...(opts.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: String(opts.idleInTransactionTimeoutMs) } : {}),
+    } as Record<string, string>,
   });
 }
