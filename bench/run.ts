@@ -8,10 +8,13 @@
 //
 // Options: --quick, --only=burst,steady,ceiling,register,backlog,recurring,rates
 //          --systems=sundial,graphile,graphile-tuned,pgboss,pgboss-tuned,bullmq,bullmq-tuned
+//          --repeat=k (burst: k samples per system, the median shown)
 //          --report-only (rewrite docs/benchmarks.md from bench/results/<mode>.json)
+// Each piece merges into bench/results/<mode>.json and rewrites the report, so a full run
+// can be split with --only= (and --systems=) into pieces that each fit a time window.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
@@ -25,16 +28,19 @@ const QUICK = args.includes('--quick');
 const arg = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const ONLY = arg('only')?.split(',');
 const SYSTEMS = arg('systems')?.split(',');
+const REPEAT = Math.max(1, Number(arg('repeat') ?? 1));
 const MODE = QUICK ? 'quick' : 'full';
 const RESULTS = join(ROOT, 'bench', 'results', `${MODE}.json`);
 
 const P = QUICK
   ? { burstN: 10_000, burstCapMs: 15_000, steadyRate: 1000, steadySec: 10, steadyCapMs: 8_000, rates: [100, 5000], ratesSec: 8,
       ceilingN: 20_000, registerN: 300, backlogN: 100_000, recurringN: 1000, recurringSec: 30 }
-  : { burstN: 100_000, burstCapMs: 30_000, steadyRate: 1000, steadySec: 60, steadyCapMs: 10_000, rates: [100, 5000], ratesSec: 60,
+  : { burstN: 100_000, burstCapMs: 30_000, steadyRate: 1000, steadySec: 60, steadyCapMs: 10_000, rates: [5000, 100], ratesSec: 60,
       ceilingN: 100_000, registerN: 500, backlogN: 1_000_000, recurringN: 10_000, recurringSec: 120 };
 
 const log = (...a: unknown[]) => console.log(new Date().toISOString().slice(11, 19), ...a);
+/** 1-minute load average at the start of a measurement (2 cores shared with other people's test suites) */
+const load1 = () => Math.round(loadavg()[0]! * 100) / 100;
 
 function loadResults(): Results {
   if (existsSync(RESULTS)) return JSON.parse(readFileSync(RESULTS, 'utf8')) as Results;
@@ -170,8 +176,17 @@ results.machine = {
 };
 results.notes = redisNote ? [redisNote] : [];
 results.sundialBuild = SUNDIAL_ROOT === ROOT ? 'this checkout' : SUNDIAL_ROOT;
-results.command = `npm run ${QUICK ? 'bench:quick' : 'bench'}${ONLY ? ` -- --only=${ONLY.join(',')}` : ''}${SYSTEMS ? ` --systems=${SYSTEMS.join(',')}` : ''}`;
+results.command = `npm run ${QUICK ? 'bench:quick' : 'bench'}${ONLY ? ` -- --only=${ONLY.join(',')}` : ''}${SYSTEMS ? ` --systems=${SYSTEMS.join(',')}` : ''}${REPEAT > 1 ? ` --repeat=${REPEAT}` : ''}`;
 results.date = new Date().toISOString();
+// the full run is split into pieces (--only=…): every piece's command, time and load is kept
+// which engine this piece measured: the checkout's commit (npm run bench rebuilds dist/ from it first)
+// (the last commit that changed the engine's source: later commits to docs or tests do not change what is measured)
+const commit = spawnSync('git', ['log', '-1', '--format=%h', '--', 'src/server', 'src/shared'], { cwd: SUNDIAL_ROOT }).stdout?.toString().trim() || 'unknown';
+const srcDirty = spawnSync('git', ['status', '--porcelain', '--', 'src/server', 'src/shared'], { cwd: SUNDIAL_ROOT }).stdout?.toString().trim() ? ' + uncommitted src changes' : '';
+results.pieces = [
+  ...((results as any).pieces ?? []),
+  { command: results.command, date: results.date, loadAvg: loadavg().map((v) => Math.round(v * 100) / 100), engine: `${commit}${srcDirty}` },
+] as any;
 // quick mode skips the extra rates (it must stay a few minutes); --only=rates runs them
 const want = (w: string) => (ONLY ? ONLY.includes(w) : !(QUICK && w === 'rates'));
 /** bulk insert rate per system, from the burst: sizes the steady runs' lead time */
@@ -200,8 +215,17 @@ async function burst(sys: System) {
   for (let k = 0; k < P.registerN; k++) await sys.insertOne({ i: N + k, due: day });
   const registerOnePerS = P.registerN / ((Date.now() - r0) / 1000);
 
+  const loadAvg = load1();
   const read = usageMeter(sys);
-  const lead = QUICK ? 6000 : 15_000;
+  // The same 15 s lead for every system, longer only for one whose bulk insert (measured in
+  // the last run) would not finish in time: the instant T must come after the last insert.
+  // The bulk insert rate is calibrated first with 5 % of N due tomorrow (indices past N: not counted).
+  const base = QUICK ? 6000 : 15_000;
+  const calN = Math.round(N / 20);
+  const c0 = Date.now();
+  await sys.insertBulk(Array.from({ length: calN }, (_, k) => ({ i: 2 * N + k, due: day })));
+  const calPerS = calN / (Math.max(1, Date.now() - c0) / 1000);
+  const lead = Math.round(Math.max(base, 5000 + (1.4 * N * 1000) / calPerS));
   const T = Date.now() + lead;
   const items: Item[] = Array.from({ length: N }, (_, i) => ({ i, due: T }));
   const i0 = Date.now();
@@ -221,9 +245,12 @@ async function burst(sys: System) {
   const st = lagStats(out.lags);
   const firedN = st?.n ?? 0;
   let e2ePerS: number | undefined;
+  let engine: Record<string, unknown> | undefined;
   if (sys instanceof Sundial && recordedAt) {
     const firstClaim = await sys.firstClaimAt();
     e2ePerS = N / ((recordedAt - firstClaim) / 1000);
+    // what the engine did: how far ahead it claimed, batch sizes, when the last result was stored
+    engine = { ...(await sys.claimAhead()), ...(await sys.counters()), recordedAfterTMs: recordedAt - T, firstClaimBeforeTMs: T - firstClaim };
   }
   await sys.stop();
   const row = {
@@ -242,9 +269,13 @@ async function burst(sys: System) {
     insertPerS: N / (insertMs / 1000),
     overran,
     registerOnePerS,
+    leadMs: lead,
+    loadAvg,
+    engine,
     ...usage,
     cdf: cdfPoints(out.lags),
   };
+  if (engine) log(`  ${sys.id} engine: ${JSON.stringify(engine)}`);
   log(`  ${sys.id}: fired ${firedN}/${N} dups ${out.dups} p50 ${st?.p50.toFixed(0)} p99 ${st?.p99.toFixed(0)} max ${st?.max.toFixed(0)} ms cpu ${usage.cpuS.toFixed(1)} s pg ${usage.pgCpuS.toFixed(1)} s rss ${usage.peakRssMb.toFixed(0)} MB`);
   return row;
 }
@@ -262,12 +293,14 @@ async function steady(sys: System, rate: number, seconds: number, prepare?: (sys
   const items: Item[] = Array.from({ length: N }, (_, i) => ({ i, due: T0 + Math.floor((i * 1000) / rate) }));
   await sys.insertBulk(items);
   const overran = Date.now() > T0;
+  const loadAvg = load1();
   const read = usageMeter(sys);
   await sleep(Math.max(0, T0 - Date.now()));
   const fired = await waitAllFired(sys, N, T0 + seconds * 1000 + P.steadyCapMs);
   const usage = read();
   const out = await sys.outcome(N);
   const st = lagStats(out.lags);
+  const engine = sys instanceof Sundial ? { ...(await sys.claimAhead()), ...(await sys.counters()) } : undefined;
   await sys.stop();
   log(`  ${sys.id} @${rate}/s: fired ${st?.n ?? 0}/${N} (${fired}) dups ${out.dups} p50 ${st?.p50.toFixed(1)} p99 ${st?.p99.toFixed(1)} p99.9 ${st?.p999.toFixed(1)} max ${st?.max.toFixed(0)} ms cpu ${usage.cpuS.toFixed(1)} s pg ${usage.pgCpuS.toFixed(1)} s rss ${usage.peakRssMb.toFixed(0)} MB`);
   return {
@@ -282,6 +315,8 @@ async function steady(sys: System, rate: number, seconds: number, prepare?: (sys
     missing: N - (st?.n ?? 0),
     lag: st,
     overran,
+    loadAvg,
+    engine,
     ...usage,
     cdf: cdfPoints(out.lags),
   };
@@ -309,10 +344,13 @@ async function ceiling(loops: number) {
   const pg0 = pgCpu(postmasterPid);
   const t0 = Date.now();
   let done = 0;
+  const claimMs: number[] = [];
+  const completeMs: number[] = [];
   await Promise.all(
     Array.from({ length: loops }, async () => {
       for (;;) {
         const now = new Date();
+        const c0 = performance.now();
         const { claimed } = await store.occurrencesClaimDue(sql, {
           nodeId: 'ceiling',
           horizon: new Date(now.getTime() + 2000),
@@ -320,12 +358,15 @@ async function ceiling(loops: number) {
           plan: (t) => planClaim(t, now, 10_000),
         });
         if (!claimed.length) return;
+        claimMs.push(performance.now() - c0);
         const at = new Date();
+        const r0 = performance.now();
         await store.runsComplete(
           sql,
           'ceiling',
           claimed.map((c) => ({ id: c.id, attempt: c.attempt, status: 'succeeded' as const, startedAt: at, finishedAt: at, late: false, reason: null })),
         );
+        completeMs.push(performance.now() - r0);
         done += claimed.length;
       }
     }),
@@ -333,9 +374,182 @@ async function ceiling(loops: number) {
   const ms = Date.now() - t0;
   const pgCpuS = pgCpu(postmasterPid) - pg0;
   const [{ n }] = await sql`select count(*)::int as n from runs where status = 'succeeded'`;
-  await sql.end({ timeout: 2 });
   log(`  ceiling, ${loops} loop(s): ${n}/${N} in ${ms} ms = ${Math.round((N * 1000) / ms)}/s`);
-  return { loops, n: N, recorded: n, ms, perS: (N * 1000) / ms, pgCpuS };
+  // Where the database work goes: HOT updates (a run's completion changes indexed columns)
+  // and the completion statement's own plan, on 1,000 freshly claimed runs.
+  let tables: unknown;
+  let completionPlan: Record<string, any> | undefined;
+  if (loops === 1) try {
+    await sleep(1500); // backends flush their statistics within a second
+    tables = await sql`
+      select relname as table, n_tup_ins::int as inserted, n_tup_upd::int as updated, n_tup_hot_upd::int as hot,
+             (select count(*)::int from pg_indexes i where i.tablename = s.relname) as indexes
+      from pg_stat_user_tables s where relname in ('tasks', 'runs') order by relname`;
+    const due2 = new Date(Date.now() - 1000);
+    await sql`insert into tasks (name, kind, run_at, next_run_at) select 'e-' || g, 'once', ${due2}, ${due2} from generate_series(1, 1000) g`;
+    const now = new Date();
+    const { claimed } = await store.occurrencesClaimDue(sql, { nodeId: 'ceiling', horizon: new Date(now.getTime() + 2000), limit: 1000, plan: (t) => planClaim(t, now, 10_000) });
+    const at = new Date().toISOString();
+    const batchOf = (runs: typeof claimed) => JSON.stringify(runs.map((c) => ({ id: c.id, attempt: c.attempt, status: 'succeeded', started_at: at, finished_at: at, late: false, reason: null })));
+    // the statement of runsComplete (src/server/store/runs.ts), copied, under EXPLAIN
+    const explain = async (nestloop: boolean, size: number, proto = false) =>
+      // measure only: the transaction is rolled back (a thrown result), so the runs stay pending for the second plan
+      sql.begin(async (tx) => {
+        if (!nestloop) await tx`set local enable_nestloop = off`;
+        const [row] = await tx.unsafe(
+          `explain (analyze, buffers, wal, format json)
+           with v as (
+             select * from json_to_recordset($1::text::json)
+               as v(id bigint, attempt int, status text, started_at timestamptz, finished_at timestamptz, late boolean, reason text, deliveries jsonb)
+           ), done as (
+             update runs r set status = v.status, started_at = v.started_at, finished_at = v.finished_at,
+                               late = v.late, reason = coalesce(v.reason, r.reason), deliveries = coalesce(v.deliveries, r.deliveries)
+             from v
+             where r.id = any($2::bigint[]) and r.id = v.id and r.attempt = v.attempt and ${proto ? "(r.node_id || '') = $3" : 'r.node_id = $3'}
+               and r.status in ('pending', 'running')
+             returning r.id
+           ), n as (select pg_notify('sundial', json_build_object('t', 'runs', 'count', (select count(*) from done))::text))
+           select done.id from done, n`,
+          [batchOf(claimed.slice(0, size)), claimed.slice(0, size).map((c) => c.id), 'ceiling'],
+        );
+        const top = (row as any)['QUERY PLAN'][0];
+        // every join, with what it joins (the cross join of the result with the NOTIFY CTE is a nested loop by nature)
+        const nameOf = (n: any): string => n['Relation Name'] ?? n['CTE Name'] ?? n['Function Name'] ?? (n.Plans?.length ? nameOf(n.Plans[0]) : n['Node Type']);
+        const joins: string[] = [];
+        const walkJoins = (n: any) => {
+          if (/Join|Nested Loop/.test(n['Node Type'])) joins.push(`${n['Node Type']} (${(n.Plans ?? []).map(nameOf).join(' × ')})`);
+          for (const c of n.Plans ?? []) walkJoins(c);
+        };
+        walkJoins(top.Plan);
+        const join = joins.join('; ');
+        const scans: string[] = [];
+        const walk = (node: any) => {
+          if (node['Relation Name'] === 'runs' && node['Node Type'] !== 'ModifyTable') scans.push(`${node['Node Type']}${node['Index Name'] ? ` using ${node['Index Name']}` : ''} (${node['Actual Rows']} rows${node['Rows Removed by Filter'] ? `, ${node['Rows Removed by Filter']} filtered out` : ''})`);
+          for (const c of node.Plans ?? []) walk(c);
+        };
+        walk(top.Plan);
+        const runsScan = scans.join('; ');
+        throw { measured: { rows: size, runsInTable: N, runsScan, executionMs: top['Execution Time'], join, walBytes: top.Plan['WAL Bytes'], walRecords: top.Plan['WAL Records'], sharedHit: top.Plan['Shared Hit Blocks'], dirtied: top.Plan['Shared Dirtied Blocks'] } };
+      }).then(
+        () => undefined,
+        (e: any) => {
+          if (e?.measured) return e.measured;
+          throw e;
+        },
+      );
+    // the recorder's batches are as large as what queued while the last statement ran:
+    // 2,000 in a burst, a handful at a steady 1,000/s
+    completionPlan = {
+      batch1000: await explain(false, 1000),
+      batch10: await explain(false, 10),
+      batch10PlannerChoice: await explain(true, 10),
+      batch1000PlannerChoice: await explain(true, 1000),
+    } as Record<string, any>;
+    // A node that claimed ahead holds many open runs (a steady 1,000/s with burst prefetch:
+    // ~30,000). Hold 30,000 more as this node, then complete 10 again; and a prototype with
+    // the owner check made non-indexable, so the batch is found by primary key only.
+    const d3 = new Date(Date.now() - 1000);
+    await sql`insert into tasks (name, kind, run_at, next_run_at) select 'h-' || g, 'once', ${d3}, ${d3} from generate_series(1, 30000) g`;
+    for (let k = 0; k < 30; k++) {
+      const now3 = new Date();
+      await store.occurrencesClaimDue(sql, { nodeId: 'ceiling', horizon: new Date(now3.getTime() + 2000), limit: 1000, plan: (t) => planClaim(t, now3, 10_000) });
+    }
+    await sql`analyze runs`;
+    completionPlan.batch10Held31000 = await explain(false, 10);
+    completionPlan.batch10Held31000Prototype = await explain(false, 10, true);
+    completionPlan.batch1000Held31000 = await explain(false, 1000);
+    completionPlan.batch1000Held31000Prototype = await explain(false, 1000, true);
+    log(`    tables ${JSON.stringify(tables)}; completion plan ${JSON.stringify(completionPlan)}`);
+  } catch (err) {
+    log(`    ceiling diagnostics failed: ${(err as Error).message}`);
+  }
+  await sql.end({ timeout: 2 });
+  // per 1,000-row batch: the claim transaction and the fenced completion (forced hash join)
+  const claimBatchMs = lagStats(claimMs);
+  const completeBatchMs = lagStats(completeMs);
+  log(`    claim batch p50 ${claimBatchMs?.p50.toFixed(0)} ms, completion batch p50 ${completeBatchMs?.p50.toFixed(0)} ms max ${completeBatchMs?.max.toFixed(0)} ms`);
+  return { variant: 'sundial', loops, n: N, recorded: n, ms, perS: (N * 1000) / ms, pgCpuS, loadAvg: load1(), claimBatchMs, completeBatchMs, tables, completionPlan };
+}
+
+/**
+ * A leaner plain-SQL claim-and-record cycle, as a hand-written queue would do it: one
+ * autocommit statement claims up to 1,000 due tasks (SKIP LOCKED), ends them and inserts
+ * their runs; one autocommit statement marks those runs succeeded by id. No transaction
+ * block, no JSON, no schedule evaluation, no fence, no NOTIFY: what PostgreSQL allows
+ * for the same rows and indexes on this machine.
+ */
+async function ceilingLean(loops: number) {
+  const N = P.ceilingN;
+  await reset();
+  const { connect } = (await import(join(SUNDIAL_ROOT, 'dist/server/store/db.js'))) as typeof import('../src/server/store/db.js');
+  const { migrate } = (await import(join(SUNDIAL_ROOT, 'dist/server/store/migrate.js'))) as typeof import('../src/server/store/migrate.js');
+  const sql = connect({ url: benchUrl, max: loops + 1 });
+  await migrate(sql);
+  const due = new Date(Date.now() - 1000);
+  await sql`insert into tasks (name, kind, run_at, next_run_at) select 'c-' || g, 'once', ${due}, ${due} from generate_series(1, ${N}) g`;
+  await sql`analyze tasks`;
+  const pg0 = pgCpu(postmasterPid);
+  const t0 = Date.now();
+  await Promise.all(
+    Array.from({ length: loops }, async () => {
+      for (;;) {
+        const claimed = await sql<{ id: string }[]>`
+          with due as (
+            select id, next_run_at from tasks
+            where next_run_at <= now() + interval '2 seconds' and state = 'active'
+            order by next_run_at limit 1000
+            for update skip locked
+          ), moved as (
+            update tasks t set next_run_at = null, state = 'completed' from due where t.id = due.id
+          )
+          insert into runs (task_id, scheduled_for, status, attempt, node_id, claimed_at)
+          select id, next_run_at, 'pending', 1, 'ceiling', now() from due
+          returning id`;
+        if (!claimed.length) return;
+        await sql`
+          update runs set status = 'succeeded', started_at = now(), finished_at = now()
+          where id = any(${claimed.map((c) => c.id)}::bigint[])`;
+      }
+    }),
+  );
+  const ms = Date.now() - t0;
+  const pgCpuS = pgCpu(postmasterPid) - pg0;
+  const [{ n }] = await sql`select count(*)::int as n from runs where status = 'succeeded'`;
+  await sql.end({ timeout: 2 });
+  log(`  lean ceiling, ${loops} loop(s): ${n}/${N} in ${ms} ms = ${Math.round((N * 1000) / ms)}/s`);
+  return { variant: 'lean', loops, n: N, recorded: n, ms, perS: (N * 1000) / ms, pgCpuS, loadAvg: load1() };
+}
+
+// ------------------------------------------------------------------------- register
+
+/**
+ * Creating tasks through each system's own client, tasks due tomorrow (nothing fires):
+ * one call at a time from one client, then the same calls 16 at a time. Sundial's one
+ * call is POST /api/tasks; it has no bulk create endpoint (its bulk figure in the report
+ * is the burst's SQL insert, marked as such).
+ */
+async function register(sys: System) {
+  await reset();
+  await sys.start();
+  const day = Date.now() + 86_400_000;
+  const loadAvg = load1();
+  const seqN = P.registerN;
+  const t0 = Date.now();
+  for (let k = 0; k < seqN; k++) await sys.insertOne({ i: k, due: day });
+  const seqPerS = seqN / ((Date.now() - t0) / 1000);
+  const parN = P.registerN * 4;
+  const conc = 16;
+  let next = seqN;
+  const t1 = Date.now();
+  await Promise.all(
+    Array.from({ length: conc }, async () => {
+      while (next < seqN + parN) await sys.insertOne({ i: next++, due: day });
+    }),
+  );
+  const parPerS = parN / ((Date.now() - t1) / 1000);
+  await sys.stop();
+  log(`  ${sys.id} register: one at a time ${seqPerS.toFixed(0)}/s, ${conc} in flight ${parPerS.toFixed(0)}/s`);
+  return { id: sys.id, name: sys.name, settings: sys.settings, seqN, seqPerS, parN, concurrency: conc, parPerS, loadAvg };
 }
 
 // ------------------------------------------------------------------------ recurring
@@ -344,6 +558,7 @@ async function recurring(sys: System) {
   const n = P.recurringN;
   await reset();
   await sys.start();
+  const loadAvg = load1();
   const read = usageMeter(sys);
   const t0 = Date.now();
   await sys.addRecurring!(n);
@@ -390,12 +605,14 @@ async function recurring(sys: System) {
     driftMs: cycleP50.length > 1 ? cycleP50.at(-1)! - cycleP50[0]! : undefined,
     cycleP50,
     addMs,
+    loadAvg,
     ...usage,
   };
 }
 
 // ---------------------------------------------------------------------------- main
 
+let backlogExplain: Record<string, unknown> | undefined;
 async function backlogPrepare(sys: System) {
   const sql = postgres(benchUrl, { max: 1, onnotice: () => {} });
   const t0 = Date.now();
@@ -408,6 +625,15 @@ async function backlogPrepare(sys: System) {
     from generate_series(0, ${P.backlogN - 1}) g`;
   await sql`vacuum analyze tasks`;
   const [{ n }] = await sql`select count(*)::int as n from tasks`;
+  // the claim's scan with the backlog stored: the partial due index reads only what is due
+  const plan = await sql.unsafe(`
+    explain (analyze, buffers, format json)
+    select id from tasks where next_run_at <= now() + interval '30 seconds' and state = 'active'
+    order by next_run_at limit 1000 for update skip locked`);
+  const top = (plan[0] as any)['QUERY PLAN'][0];
+  const scan = JSON.stringify(top.Plan).match(/"Index Name":"([^"]+)"/)?.[1];
+  backlogExplain = { executionMs: top['Execution Time'], planningMs: top['Planning Time'], index: scan ?? 'none (not an index scan)', sharedHit: top.Plan['Shared Hit Blocks'], sharedRead: top.Plan['Shared Read Blocks'] };
+  log(`  backlog claim scan: ${JSON.stringify(backlogExplain)}`);
   await sql.end();
   log(`  backlog: ${n} future tasks stored in ${Date.now() - t0} ms (${sys.id})`);
 }
@@ -419,7 +645,15 @@ try {
     const rows: Record<string, unknown> = SYSTEMS ? { ...(results.workloads.burst?.rows ?? {}) } : {};
     for (const sys of makeSystems(P.burstN)) {
       try {
-        rows[sys.id] = await burst(sys);
+        // --repeat=k: k samples of each system; the table shows the median sample (by drain)
+        const samples: any[] = [];
+        for (let k = 0; k < REPEAT; k++) samples.push(await burst(sys));
+        const byDrain = [...samples].sort((a, b) => (a.missing - b.missing) || ((a.drainMs ?? Infinity) - (b.drainMs ?? Infinity)));
+        const median = byDrain[Math.floor((byDrain.length - 1) / 2)];
+        rows[sys.id] = {
+          ...median,
+          samples: samples.map((x) => ({ fired: x.fired, dups: x.dups, p50: x.lag?.p50, p99: x.lag?.p99, max: x.lag?.max, e2ePerS: x.e2ePerS, loadAvg: x.loadAvg, peakRssMb: x.peakRssMb })),
+        };
       } catch (err) {
         log(`  ${sys.id} failed: ${(err as Error).stack}`);
         rows[sys.id] = { id: sys.id, name: sys.name, settings: sys.settings, error: String((err as Error).message) };
@@ -447,7 +681,7 @@ try {
   }
   if (want('ceiling')) {
     log(`Ceiling: ${P.ceilingN} claim-and-record cycles as plain SQL batches`);
-    const rows = [await ceiling(1), await ceiling(2), await ceiling(4)];
+    const rows = [await ceiling(1), await ceiling(2), await ceiling(4), await ceilingLean(1), await ceilingLean(2), await ceilingLean(4)];
     results.workloads.ceiling = { at: new Date().toISOString(), rows } as any;
     saveResults(results);
   }
@@ -455,12 +689,12 @@ try {
     log(`Backlog: ${P.backlogN} future tasks stored, then ${P.steadyRate}/s for ${P.steadySec} s (Sundial)`);
     const empty = await steady(new Sundial(env), P.steadyRate, P.steadySec);
     const full = await steady(new Sundial(env), P.steadyRate, P.steadySec, backlogPrepare);
-    results.workloads.backlog = { at: new Date().toISOString(), backlogN: P.backlogN, empty, full } as any;
+    results.workloads.backlog = { at: new Date().toISOString(), backlogN: P.backlogN, empty, full, explain: backlogExplain } as any;
     saveResults(results);
   }
   if (want('recurring')) {
     log(`Recurring: ${P.recurringN} schedules every 10 s for ${P.recurringSec} s`);
-    const rows: Record<string, unknown> = {};
+    const rows: Record<string, unknown> = SYSTEMS ? { ...(results.workloads.recurring?.rows ?? {}) } : {};
     for (const sys of makeSystems(0, true).filter((s) => s.id === 'sundial' || s.id === 'bullmq-tuned')) {
       try {
         rows[sys.id] = await recurring(sys);
@@ -472,6 +706,22 @@ try {
     }
     results.workloads.recurring = { at: new Date().toISOString(), rows } as any;
     saveResults(results);
+  }
+  if (want('register')) {
+    log(`Register: ${P.registerN} tasks one call at a time, then ${P.registerN * 4} with 16 calls in flight`);
+    const rows: Record<string, unknown> = SYSTEMS ? { ...(results.workloads.register?.rows ?? {}) } : {};
+    // the client side does not depend on the worker's tuning: defaults only
+    for (const sys of makeSystems(0).filter((s) => !s.id.endsWith('-tuned'))) {
+      try {
+        rows[sys.id] = await register(sys);
+      } catch (err) {
+        log(`  ${sys.id} failed: ${(err as Error).stack}`);
+        rows[sys.id] = { id: sys.id, name: sys.name, settings: sys.settings, error: String((err as Error).message) };
+        await sys.stop().catch(() => {});
+      }
+      results.workloads.register = { at: new Date().toISOString(), rows } as any;
+      saveResults(results);
+    }
   }
   if (want('rates')) {
     for (const rate of P.rates) {

@@ -86,6 +86,8 @@ export class Sundial implements System {
         HOST: '127.0.0.1',
         SUNDIAL_NODE_ID: 'bench-1',
         LOG_LEVEL: 'error',
+        // the API's per-client rate limit (3,000 a minute by default) would cap the register workload
+        SUNDIAL_RATE_LIMIT_PER_MINUTE: '0',
       },
     });
     await waitFor(
@@ -136,6 +138,33 @@ export class Sundial implements System {
   async firstClaimAt(): Promise<number> {
     const [r] = await this.sql!`select extract(epoch from min(claimed_at)) * 1000 as t from runs`;
     return Number(r!.t);
+  }
+
+  /** How long before its scheduled instant each run was claimed (ms): min, median, max. */
+  async claimAhead(): Promise<{ claimAheadMs: [number, number, number] | null }> {
+    const [r] = await this.sql!`
+      select percentile_cont(array[0, 0.5, 1]) within group (order by extract(epoch from scheduled_for - claimed_at) * 1000) as q
+      from runs where claimed_at is not null and trigger = 'schedule'`;
+    const q = r?.q as number[] | null;
+    return { claimAheadMs: q ? (q.map((v) => Math.round(Number(v))) as [number, number, number]) : null };
+  }
+
+  /** The node's own counters (GET /metrics): claim and record batch sizes, fenced results. */
+  async counters(): Promise<Record<string, number>> {
+    const text = await (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
+    const get = (name: string) => {
+      const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)$`, 'm').exec(text);
+      return m ? Number(m[1]) : NaN;
+    };
+    const claims = get('sundial_claim_batch_size_count');
+    const records = get('sundial_record_batch_size_count');
+    return {
+      claimTransactions: claims,
+      claimBatchMean: get('sundial_claim_batch_size_sum') / claims,
+      recordStatements: records,
+      recordBatchMean: get('sundial_record_batch_size_sum') / records,
+      fenced: get('sundial_results_fenced_total'),
+    };
   }
 
   async outcome(n: number): Promise<Outcome> {
