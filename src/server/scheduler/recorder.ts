@@ -67,7 +67,8 @@ export class Recorder {
       this.active++;
       void this.write(batch).finally(() => {
         this.active--;
-        if (this.queue.length) this.pump();
+        // more queued meanwhile: give it the same chance to fill a batch
+        if (this.queue.length) this.schedule();
         else if (!this.active) this.idleWaiters.splice(0).forEach((r) => r());
       });
     }
