@@ -11,7 +11,7 @@
 //
 // Exit code 1 if any due occurrence was missing or executed twice, or a node crashed.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -254,6 +254,20 @@ async function createWorkload(nodes: NodeProc[], onceCount: number, cronCount: n
   return { expected, from, to };
 }
 
+/**
+ * Registration rate (tasks/s) measured on this machine now, with tasks far in the future
+ * that never fire: the workload window starts after every task is registered.
+ */
+async function registrationRate(nodes: NodeProc[]): Promise<number> {
+  const n = 200;
+  const start = Date.now();
+  await pool(Array.from({ length: n }, (_, i) => i), 16, async (i) => {
+    const res = await api(nodes, '/api/tasks', { name: `calibration-${i}`, schedule: { type: 'once', at: '2199-01-01T00:00:00Z' } });
+    if (res.status !== 201) throw new Error(`create: ${res.status} ${JSON.stringify(res.body)}`);
+  });
+  return n / ((Date.now() - start) / 1000);
+}
+
 interface Run {
   taskId: string;
   scheduledFor: Date;
@@ -341,14 +355,15 @@ async function chaos(dir: string, pgUrl: string, restartPg: () => Promise<void>)
 
   // the fault schedule decides the window the workload must cover
   const cycleMs = 4 * (P.settleMs + 8000);
-  // registering runs at ~150–300 tasks/s on a busy 2-core machine: start the window after it
-  const lead = 8000 + (P.onceTasks + P.crons) * 8;
+  // registering runs at 100–450 tasks/s on this busy machine: start the window after it
+  const rate = await registrationRate(nodes);
+  const lead = 8000 + ((P.onceTasks + P.crons) / rate) * 1500;
   const from = Date.now() + lead;
   const to = from + 8000 + P.chaosCycles * cycleMs;
   const creating = Date.now();
   const w = await createWorkload(nodes, P.onceTasks, P.crons, from, to);
   const occurrences = [...w.expected.values()].reduce((a, t) => a + t.length, 0);
-  log(`chaos: ${w.expected.size} tasks created in ${((Date.now() - creating) / 1000).toFixed(1)} s (${P.onceTasks} one-time, ${P.crons} crons every 1–5 s); ${occurrences} occurrences due over ${Math.round((to - from) / 1000)} s`);
+  log(`chaos: ${w.expected.size} tasks created in ${((Date.now() - creating) / 1000).toFixed(1)} s (calibrated ${Math.round(rate)}/s) (${P.onceTasks} one-time, ${P.crons} crons every 1–5 s); ${occurrences} occurrences due over ${Math.round((to - from) / 1000)} s`);
 
   const scraper = setInterval(() => void Promise.all(nodes.map((n) => n.scrape())), 1000);
   // an orchestrator's restart policy: a node that died on its own is started again
@@ -470,7 +485,8 @@ async function scaling(dir: string, pgUrl: string) {
   const [first, ...more] = ['scale-1', 'scale-2', 'scale-3'].map((id) => new NodeProc(id, url, dir));
   await first!.start();
   const phase = P.scalePhaseMs;
-  const lead = 8000 + P.scaleCrons * 8 + ((3 * phase) / 1000) * P.scaleOncePerSec * 8;
+  const regRate = await registrationRate([first!]);
+  const lead = 8000 + ((P.scaleCrons + ((3 * phase) / 1000) * P.scaleOncePerSec) / regRate) * 1500;
   const from = Date.now() + lead;
   const to = from + 3 * phase;
   const w = await createWorkload([first!], 0, 0, from, to, P.scaleOncePerSec);
@@ -637,6 +653,20 @@ function report(c: Awaited<ReturnType<typeof chaos>>, s: Awaited<ReturnType<type
   return lines.join('\n');
 }
 
+/** The failover drill (bench/chaos-failover.ts) owns the text between these markers. */
+const FAILOVER_START = '<!-- failover:start -->';
+const FAILOVER_END = '<!-- failover:end -->';
+
+/** Keeps a measured failover section of the file being replaced. */
+function keepFailover(doc: string, previous: string | undefined): string {
+  const a = previous?.indexOf(FAILOVER_START) ?? -1;
+  const b = previous?.indexOf(FAILOVER_END) ?? -1;
+  if (!previous || a < 0 || b < a || previous.slice(a, b).includes('## Not run')) return doc;
+  const x = doc.indexOf(FAILOVER_START);
+  const y = doc.indexOf(FAILOVER_END);
+  return doc.slice(0, x) + previous.slice(a, b) + doc.slice(y);
+}
+
 const STATIC_SECTIONS = (cmd: string) => [
   '## The cluster tests (in the suite)',
   '',
@@ -697,11 +727,14 @@ const STATIC_SECTIONS = (cmd: string) => [
     'past 10 s (see the PostgreSQL restart row above). A fix: cap the back-off near the poll interval, or wake the claimer ' +
     'when the first heartbeat succeeds again.',
   '',
+  FAILOVER_START,
   '## Not run: PostgreSQL failover (Patroni)',
   '',
   'A Patroni + etcd failover (primary killed, standby promoted, nodes following the new primary through a multi-host ' +
     '`DATABASE_URL` with `target_session_attrs=read-write`) was **not run**. What is measured here is a restart of the one ' +
-    'PostgreSQL server; the failover path is what the architecture relies on for a highly available database, and it is untested.',
+    'PostgreSQL server; the failover path is what the architecture relies on for a highly available database, and it is untested. ' +
+    '`bench/chaos-failover.ts` is the drill (it needs Debian\'s patroni, etcd-server and postgresql) and replaces this section.',
+  FAILOVER_END,
   '',
   '## Reproduce',
   '',
@@ -757,7 +790,9 @@ async function main() {
 
     const ok = r.missing === 0 && r.duplicated === 0 && s.result.missing === 0 && s.result.duplicated === 0 && c.crashes.length === 0;
     if (!args['no-doc']) {
-      writeFileSync(args.out!, report(c, s, { pgVersion: String(version), wallS: (Date.now() - t0) / 1000, load: load0 }) + '\n');
+      const previous = existsSync(args.out!) ? readFileSync(args.out!, 'utf8') : undefined;
+      const doc = report(c, s, { pgVersion: String(version), wallS: (Date.now() - t0) / 1000, load: load0 }) + '\n';
+      writeFileSync(args.out!, keepFailover(doc, previous));
       log(`wrote ${args.out}`);
     }
     log(ok ? 'PASS: every due occurrence executed exactly once (or skipped by policy, with its reason)' : 'FAIL: missing or duplicated occurrences, or a node crashed');
