@@ -745,11 +745,12 @@ const STATIC_SECTIONS = (cmd: string) => [
   'npm run chaos              # full: 3 fault cycles, several thousand tasks (~10 min)',
   'npx vitest run test/cluster   # the in-suite cluster tests (~2–3 min)',
   'npx tsx bench/chaos-freeze-probe.ts   # the frozen-claim-transaction probe (after npm run build:server)',
+  'npx tsx bench/chaos-failover.ts --out docs/reliability.md   # the Patroni failover drill (root; apt-get install patroni etcd-server postgresql)',
   '```',
   '',
   'The script builds the server first, starts its own embedded PostgreSQL in a temporary directory, and writes this file ' +
     '(`--out <file>` elsewhere, `--no-doc` not at all; `--keep` keeps the node logs). It exits 1 if any due occurrence was ' +
-    'missing or executed twice.',
+    'missing or executed twice, or if a node exited on its own.',
   '',
 ];
 
