@@ -684,7 +684,7 @@ const STATIC_SECTIONS = (cmd: string) => [
   '',
   '## Defects these tests found',
   '',
-  'Fixed (minimal fixes made from the cluster work, each in its own commit):',
+  'Fixed (the first two by minimal fixes made from the cluster work, each in its own commit; the third in the engine):',
   '',
   '- **A node died when PostgreSQL restarted.** postgres.js 3.4.9 (the latest release) defers small writes to a ' +
     '`setImmediate`; when the server goes away mid-transaction, the ROLLBACK is written on the dead connection and ' +
@@ -697,21 +697,18 @@ const STATIC_SECTIONS = (cmd: string) => [
     '(0.5–1) × min(3^n / 100, 20) s, n counting failed connects across the pool, so a few seconds of outage grew the wait ' +
     'to 10–20 s: measured, claims resumed 10.4 s after the server was back and occurrences due during a 7.5 s outage fired ' +
     '15 s late. `src/server/store/db.ts` now caps the back-off at 1 s; the same outage: claims resume within a second, lag 6 s.',
+  '- **A node frozen inside its claim transaction held those tasks hostage.** The claim locks due task rows ' +
+    '(`FOR UPDATE SKIP LOCKED` in `occurrencesClaimDue`) for the milliseconds of its transaction; a process frozen ' +
+    '(SIGSTOP, GC or VM pause) inside that window kept them locked, other nodes skipped them and the lease could not help, ' +
+    'since nothing was claimed yet: they fired only when the frozen node woke. `bench/chaos-freeze-probe.ts` (2 nodes, ' +
+    '300 every-second crons, 20 freezes of 6.8 s) caught 1 freeze inside the transaction (`pg_stat_activity`: idle in ' +
+    'transaction); its 1,800 occurrences were fired by the frozen node itself on attempt 1, up to 5.1 s late, and a longer ' +
+    'freeze or a vanished machine would have held them for as long. Fixed in the engine (a6f9605): each node\'s sessions ' +
+    'carry `idle_in_transaction_session_timeout` = the lease, so PostgreSQL rolls such a claim back and others take it. ' +
+    'The chaos run above ran with that fix.',
   '',
   'Open (reported, not fixed here):',
   '',
-  '- **A node frozen inside its claim transaction holds those tasks hostage.** The claim locks due task rows ' +
-    '(`FOR UPDATE SKIP LOCKED` in `occurrencesClaimDue`, `src/server/store/runs.ts`) for the few milliseconds of its ' +
-    'transaction. If the process freezes (SIGSTOP, GC pause, VM pause) inside that window, the rows stay locked: other ' +
-    'nodes skip them (SKIP LOCKED) and the lease does not help, because nothing is claimed yet. The occurrences fire only ' +
-    'when the frozen node wakes and commits. Measured with `bench/chaos-freeze-probe.ts` (2 nodes, 300 every-second ' +
-    'crons, 20 freezes of 6.8 s at random instants): 1 froze inside the transaction (`pg_stat_activity`: idle in transaction), and its 1,800 occurrences ' +
-    'were fired by the frozen node itself on attempt 1, up to 5.1 s late; in the chaos run above, a freeze window whose max-lag run is ' +
-    'the frozen node on attempt 1 is the same thing. A freeze longer than ~10 s would turn them into misfires, ' +
-    'and a node whose machine vanishes (no TCP reset) keeps the locks until PostgreSQL notices the dead connection ' +
-    '(TCP keepalive: hours by default). A fix: `idle_in_transaction_session_timeout` of about the lease on the pool\'s ' +
-    'sessions (`connection: { idle_in_transaction_session_timeout: 5000 }` in `src/server/store/db.ts`), so PostgreSQL ' +
-    'aborts such a transaction and releases its locks; plus server TCP keepalives for lost machines.',
   '- **A `fire_once` cron can fire "once, late" twice after a long outage.** The catch-up claim re-reads the clock on every pass of its loop ' +
     '(`src/server/scheduler/claimer.ts`, `const now = this.clock.now()` inside `while (this.running)`), and `planClaim` ' +
     '(`src/server/scheduler/plan.ts`) measures the misfire cutoff from that `now`. The first pass coalesces the missed occurrences ' +
