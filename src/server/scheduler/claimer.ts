@@ -86,7 +86,11 @@ export class Claimer {
 
   private async run() {
     try {
-      const ahead = await this.aheadMs(this.clock.now());
+      // One "now" for the whole round: every pass of a catch-up measures misfires from the
+      // same cutoff. Re-reading the clock per pass let the occurrence just after a
+      // fire_once catch-up fall past a later cutoff and be coalesced into a second late run.
+      const now = this.clock.now();
+      const ahead = await this.aheadMs(now);
       // In a burst, bigger transactions: the per-row work is the same, the round trips
       // and commits per occurrence are a fifth.
       const batch = ahead > this.cfg.lookaheadMs ? this.cfg.claimBatchSize * BURST_BATCHES : this.cfg.claimBatchSize;
@@ -95,7 +99,6 @@ export class Claimer {
         const room = this.cfg.maxInFlight - this.executor.inFlight;
         if (room <= 0) return;
         const limit = Math.min(batch, room);
-        const now = this.clock.now();
         const horizon = new Date(now.getTime() + ahead);
         // Orphans are rare: look again within a pass only while the last look came back full.
         const orphans: Awaited<ReturnType<typeof runsClaimOrphaned>> = orphansLeft
@@ -141,7 +144,9 @@ export class Claimer {
       }
     } catch (err) {
       // Database down or failing over: keep the node up, retry with backoff.
-      this.backoffMs = Math.min(5000, this.backoffMs ? this.backoffMs * 2 : 250);
+      // Short: whatever fell due during an outage must fire soon after the database is
+      // back (a 5 s cap pushed it ~5.5 s past the recovery). A failed attempt is cheap.
+      this.backoffMs = Math.min(1000, this.backoffMs ? this.backoffMs * 2 : 250);
       this.log.warn({ err: (err as Error).message, retryInMs: this.cfg.pollIntervalMs + this.backoffMs }, 'claim failed');
     }
   }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Sql } from '../store/db.js';
 import { leaderLeaseAcquire, leaderLeaseRelease, nodesPrune } from '../store/nodes.js';
 import { runsPrune } from '../store/runs.js';
+import { tasksPrune } from '../store/tasks.js';
 
 const LEASE = 'housekeeping';
 const INTERVAL_MS = 60_000;
@@ -42,8 +43,9 @@ export class Housekeeper {
         if (!(await leaderLeaseAcquire(this.sql, LEASE, this.nodeId, INTERVAL_MS * 2))) return;
         const cutoff = new Date(Date.now() - this.retentionDays * 86_400_000);
         const runs = await runsPrune(this.sql, cutoff);
+        const tasks = await tasksPrune(this.sql, cutoff);
         const nodes = await nodesPrune(this.sql, 86_400_000);
-        if (runs || nodes) this.log.info({ runs, nodes }, 'pruned');
+        if (runs || tasks || nodes) this.log.info({ runs, tasks, nodes }, 'pruned');
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'housekeeping failed');
       } finally {

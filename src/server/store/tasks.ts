@@ -215,3 +215,23 @@ export async function tasksDueBacklog(sql: Sql, now: Date, cap = 100_000): Promi
     select count(*) as n from (select 1 from tasks where next_run_at <= ${now} limit ${cap}) d`;
   return Number(row?.n ?? 0);
 }
+
+/**
+ * Forgets finished tasks (completed one-time tasks, deleted ones) whose runs have all
+ * been pruned and that have not changed since `olderThan`: without this, a reminder
+ * workload grows the tasks table forever. Batched to keep transactions short.
+ */
+export async function tasksPrune(sql: Sql, olderThan: Date, batch = 10_000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const rows = await sql`
+      delete from tasks where id in (
+        select t.id from tasks t
+        where t.state in ('completed', 'deleted') and t.updated_at < ${olderThan}
+          and not exists (select 1 from runs r where r.task_id = t.id)
+        limit ${batch})
+      returning 1`;
+    total += rows.length;
+    if (rows.length < batch) return total;
+  }
+}
