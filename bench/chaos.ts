@@ -707,22 +707,13 @@ const STATIC_SECTIONS = (cmd: string) => [
     'carry `idle_in_transaction_session_timeout` = the lease, so PostgreSQL rolls such a claim back and others take it. ' +
     'The chaos run above ran with that fix.',
   '',
-  'Open (reported, not fixed here):',
+  'Fixed since (d4c10a7), found by these tests:',
   '',
-  '- **A `fire_once` cron can fire "once, late" twice after a long outage.** The catch-up claim re-reads the clock on every pass of its loop ' +
-    '(`src/server/scheduler/claimer.ts`, `const now = this.clock.now()` inside `while (this.running)`), and `planClaim` ' +
-    '(`src/server/scheduler/plan.ts`) measures the misfire cutoff from that `now`. The first pass coalesces the missed occurrences ' +
-    'into one late run and leaves the task at the first occurrence after the cutoff; if the next pass starts a moment later ' +
-    '(a busy event loop right after start-up is enough), that occurrence is now past the cutoff too and is coalesced again: ' +
-    'a second "misfired: fired once late, 1 earlier missed" run. `restart.test.ts` sees it in most runs on this machine ' +
-    '(it tolerates up to three such runs and prints how many it saw). ' +
-    'Nothing is lost or duplicated (each occurrence still has one row), but the policy promises one late run. ' +
-    'A fix: take `now` once per claim round (before the loop), so every pass of one catch-up uses the same cutoff.',
-  '- **Recovery after a database outage waits for the claimer\'s back-off.** While PostgreSQL is down the claimer backs off up to 5 s ' +
-    '(`claimer.ts`, `backoffMs` doubling to 5000) and nothing wakes it when the database is back, so whatever fell due during ' +
-    'the outage fires up to ~5.5 s (back-off + poll) after the database returns: an outage of more than ~4.5 s can push lag ' +
-    'past 10 s (see the PostgreSQL restart row above). A fix: cap the back-off near the poll interval, or wake the claimer ' +
-    'when the first heartbeat succeeds again.',
+  '- **A `fire_once` cron could fire "once, late" twice after a long outage.** The catch-up claim re-read the clock on every ' +
+    'pass of its loop, and `planClaim` measures the misfire cutoff from it, so the occurrence at the boundary could be coalesced ' +
+    'again on the next pass. The claimer now reads the clock once per claim round; `restart.test.ts` asserts a single late run.',
+  '- **Recovery after a database outage waited for the claimer\'s back-off**, which doubled up to 5 s: what fell due during ' +
+    'the outage fired up to ~5.5 s after the database returned. The back-off is now capped at 1 s.',
   '',
   FAILOVER_START,
   '## Not run: PostgreSQL failover (Patroni)',
