@@ -731,7 +731,7 @@ const STATIC_SECTIONS = (cmd: string) => [
   `${cmd}          # this run (the seed picks the same victims)`,
   'npm run chaos -- --quick   # ~2–3 min',
   'npm run chaos              # full: 3 fault cycles, several thousand tasks (~10 min)',
-  'npx vitest run test/cluster   # the in-suite cluster tests (~2–3 min)',
+  'npx vitest run test/cluster   # the in-suite cluster tests (~2–3 min), failover.test.ts among them: a synchronous standby promoted by hand',
   'npx tsx bench/chaos-freeze-probe.ts   # the frozen-claim-transaction probe (after npm run build:server)',
   'npx tsx bench/chaos-failover.ts --out docs/reliability.md   # the Patroni failover drill (root; apt-get install patroni etcd-server postgresql)',
   '```',
