@@ -36,23 +36,8 @@ export interface LastRunRow {
 
 export type TaskWithLastRun = TaskRow & LastRunRow;
 
-export interface TaskInsert {
-  name: string;
-  kind: TaskKind;
-  runAt: Date | null;
-  cronExpression: string | null;
-  timezone: string;
-  startAt: Date | null;
-  endAt: Date | null;
-  payload: unknown;
-  action: Action;
-  misfirePolicy: 'fire_once' | 'skip';
-  overlapPolicy: 'allow' | 'skip';
-  state: TaskStateRow;
-  nextRunAt: Date | null;
-  idempotencyKey: string | null;
-  idempotencyHash: string | null;
-}
+/** What a create stores: the row minus what PostgreSQL assigns. */
+export type TaskInsert = Omit<TaskRow, 'id' | 'version' | 'createdAt' | 'updatedAt'>;
 
 /** Sent in the same transaction as the change: one NOTIFY per transaction, never per row. */
 export interface TaskNotice {
