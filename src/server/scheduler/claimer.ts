@@ -64,7 +64,10 @@ export class Claimer {
         this.again = false;
         this.wake();
       } else {
-        this.timer = setTimeout(() => this.wake(), this.cfg.pollIntervalMs + this.backoffMs);
+        // ±20 % jitter: nodes' polls drift apart instead of staying in lock-step, where one
+        // node, polling just after another, would find only what became due in between
+        const jitter = 0.8 + Math.random() * 0.4;
+        this.timer = setTimeout(() => this.wake(), this.cfg.pollIntervalMs * jitter + this.backoffMs);
       }
     });
   }
