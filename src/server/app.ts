@@ -42,7 +42,8 @@ type Notice =
   | { t: 'wake' };
 
 export async function startApp(config: Config, opts: { clock?: Clock; logger?: Logger } = {}): Promise<App> {
-  const log = opts.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } });
+  // synchronous: the last lines before process.exit (the drain summary) must not be lost
+  const log = opts.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } }, pino.destination({ dest: 1, sync: true }));
   const clock = opts.clock ?? systemClock;
   const cfg = config.scheduler;
   const metrics = createMetrics();

@@ -48,6 +48,9 @@ export async function startEmbeddedPostgres(dataDir: string, port?: number): Pro
     port: ready.port,
     url: `postgres://${ready.user}:${ready.password}@127.0.0.1:${ready.port}/postgres`,
     async stop() {
+      // keep this process alive until PostgreSQL is down (the child was unref'd so it
+      // would not hold the event loop open while running)
+      child.ref();
       if (child.exitCode === null && child.connected) child.send({ type: 'stop' });
       await exited;
     },
