@@ -2,8 +2,9 @@
 // runs table read directly with postgres.js, and the checks every scenario makes
 // (one run per occurrence, none missing, lag).
 import postgres from 'postgres';
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { api, startNode, type TestNode } from '../support/node.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
 export type Sql = postgres.Sql;
 
@@ -56,6 +57,22 @@ export async function node(opts: Parameters<typeof startNode>[0]): Promise<TestN
   byUrl.set(n.url, n);
   void n.exited.then(() => started.delete(n));
   return n;
+}
+
+/** What the test file opened, closed after it (nodes first, then connections, then databases). */
+const cleanups: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  await killAllNodes();
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A fresh database for a cluster test, and a connection to read its runs; both go after the file. */
+export async function freshDatabase(): Promise<{ db: TestDatabase; sql: Sql }> {
+  const db = await createTestDatabase();
+  cleanups.push(() => db.drop());
+  const sql = openDb(db.url);
+  cleanups.push(() => sql.end());
+  return { db, sql };
 }
 
 export async function killAllNodes(): Promise<void> {

@@ -1,22 +1,11 @@
 // SIGTERM: the node drains and exits 0 within 10 s; what it had claimed but not fired
 // is handed back at once, so the other node fires it on time (not a lease later).
-import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { allRuns, expectExactlyOnce, heldBy, killAllNodes, node, openDb, victimHolding, waitFinished, type Sql } from './cluster.js';
-
-let db: TestDatabase;
-let sql: Sql;
-
-afterAll(async () => {
-  await killAllNodes();
-  await sql?.end();
-  await db?.drop();
-});
+import { describe, expect, it } from 'vitest';
+import { freshDatabase, allRuns, expectExactlyOnce, heldBy, node, victimHolding, waitFinished } from './cluster.js';
 
 describe('SIGTERM (graceful stop)', () => {
   it('exits 0 promptly and hands its claims back to be fired on time by the other node', async () => {
-    db = await createTestDatabase();
-    sql = openDb(db.url);
+    const { db, sql } = await freshDatabase();
     const survivor = await node({ databaseUrl: db.url });
     const victim = await node({ databaseUrl: db.url, env: { SUNDIAL_LOOKAHEAD_MS: '5000' } });
     const count = 40;

@@ -1,25 +1,14 @@
 // Two node processes on one database, a few hundred one-time tasks spread over ~10 s
 // and a few every-second crons: every occurrence runs exactly once, and both nodes
 // take a share.
-import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { describe, expect, it } from 'vitest';
 import {
-  allRuns, createCron, createOnce, everySecond, expectExactlyOnce, killAllNodes, node, openDb, pool, sleep, wholeSecondIn, type Sql,
+  freshDatabase, allRuns, createCron, createOnce, everySecond, expectExactlyOnce, node, pool, sleep, wholeSecondIn,
 } from './cluster.js';
-
-let db: TestDatabase;
-let sql: Sql;
-
-afterAll(async () => {
-  await killAllNodes();
-  await sql?.end();
-  await db?.drop();
-});
 
 describe('two nodes, one database', () => {
   it('fires every occurrence exactly once and spreads the work over both nodes', async () => {
-    db = await createTestDatabase();
-    sql = openDb(db.url);
+    const { db, sql } = await freshDatabase();
     const [a, b] = await Promise.all([node({ databaseUrl: db.url }), node({ databaseUrl: db.url })]);
 
     // crons: every second over a fixed window, so the expected set is exact

@@ -1,23 +1,14 @@
 // A node frozen (SIGSTOP) for longer than its lease: the other node takes its claimed
 // occurrences over and fires them. When the frozen node wakes (SIGCONT) it fires its
 // stale copies too, and the fence (owner + attempt) rejects every one of those results.
-import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { allRuns, expectExactlyOnce, killAllNodes, metric, node, openDb, sleep, victimHolding, waitFinished, type Sql } from './cluster.js';
-
-let db: TestDatabase;
-let sql: Sql;
-
-afterAll(async () => {
-  await killAllNodes();
-  await sql?.end();
-  await db?.drop();
-});
+import { describe, expect, it } from 'vitest';
+import {
+  freshDatabase, allRuns, expectExactlyOnce, metric, node, sleep, victimHolding, waitFinished,
+} from './cluster.js';
 
 describe('SIGSTOP past the lease, then SIGCONT', () => {
   it('fires each occurrence once; the frozen node\'s late results are fenced off', async () => {
-    db = await createTestDatabase();
-    sql = openDb(db.url);
+    const { db, sql } = await freshDatabase();
     const survivor = await node({ databaseUrl: db.url });
     const victim = await node({ databaseUrl: db.url, env: { SUNDIAL_LOOKAHEAD_MS: '5000' } });
     const count = 30;

@@ -1,25 +1,13 @@
 // A node killed with SIGKILL while it holds claimed occurrences: the other node fires
 // them once its lease lapses, within 10 s of their time, exactly once.
-import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { describe, expect, it } from 'vitest';
 import {
-  allRuns, createCron, everySecond, expectExactlyOnce, heldBy, killAllNodes, node, openDb, sleep, victimHolding, waitFinished,
-  wholeSecondIn, type Sql,
+  freshDatabase, allRuns, createCron, everySecond, expectExactlyOnce, heldBy, node, sleep, victimHolding, waitFinished, wholeSecondIn,
 } from './cluster.js';
-
-let db: TestDatabase;
-let sql: Sql;
-
-afterAll(async () => {
-  await killAllNodes();
-  await sql?.end();
-  await db?.drop();
-});
 
 describe('SIGKILL', () => {
   it('hands the dead node\'s claimed occurrences to the survivor, fired within 10 s, once', async () => {
-    db = await createTestDatabase();
-    sql = openDb(db.url);
+    const { db, sql } = await freshDatabase();
     const survivor = await node({ databaseUrl: db.url });
     const victim = await node({ databaseUrl: db.url, env: { SUNDIAL_LOOKAHEAD_MS: '5000' } });
 

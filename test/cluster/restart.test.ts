@@ -2,21 +2,10 @@
 // after a downtime longer than the 10 s misfire threshold. Nothing is lost: one-time
 // tasks that fell due fire late; recurring tasks apply their misfire policy, and every
 // missed occurrence is in the run history with its reason.
-import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { describe, expect, it } from 'vitest';
 import {
-  allRuns, createCron, createOnce, everySecond, expectExactlyOnce, heldBy, killAllNodes, node, openDb, sleep, wholeSecondIn, type RunRow,
-  type Sql,
+  freshDatabase, allRuns, createCron, createOnce, everySecond, expectExactlyOnce, heldBy, node, sleep, wholeSecondIn, type RunRow,
 } from './cluster.js';
-
-let db: TestDatabase;
-let sql: Sql;
-
-afterAll(async () => {
-  await killAllNodes();
-  await sql?.end();
-  await db?.drop();
-});
 
 const DOWNTIME_MS = 16_000;
 
@@ -29,8 +18,7 @@ function occurrences(runs: RunRow[], taskId: string, times: number[]): RunRow[] 
 
 describe('restart of the only node', () => {
   it('loses no task and applies the misfire policy to what fell due while it was down', async () => {
-    db = await createTestDatabase();
-    sql = openDb(db.url);
+    const { db, sql } = await freshDatabase();
     const nodeId = 'solo';
     const first = await node({ databaseUrl: db.url, nodeId });
 

@@ -1,25 +1,14 @@
 // Scale up and down under load: a third node joins a running pair and takes a share
 // of the claims within seconds; then one node leaves (SIGTERM) and the other two carry
 // on. Every occurrence still runs exactly once, on time.
-import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { describe, expect, it } from 'vitest';
 import {
-  allRuns, cluster, createCron, createOnce, everySecond, expectExactlyOnce, killAllNodes, node, openDb, pool, sleep, wholeSecondIn, type Sql,
+  freshDatabase, allRuns, cluster, createCron, createOnce, everySecond, expectExactlyOnce, node, pool, sleep, wholeSecondIn,
 } from './cluster.js';
-
-let db: TestDatabase;
-let sql: Sql;
-
-afterAll(async () => {
-  await killAllNodes();
-  await sql?.end();
-  await db?.drop();
-});
 
 describe('scale up, then down', () => {
   it('a joining node takes a share at once; a leaving one hands over; nothing runs twice', async () => {
-    db = await createTestDatabase();
-    sql = openDb(db.url);
+    const { db, sql } = await freshDatabase();
     const [a, b] = await Promise.all([node({ databaseUrl: db.url }), node({ databaseUrl: db.url })]);
 
     const s0 = wholeSecondIn(4000);
