@@ -276,7 +276,12 @@ describe('Dockerfile recipe, replayed outside Docker on a clean clone of HEAD', 
 
   afterAll(async () => {
     caddy?.kill('SIGKILL');
-    for (const n of nodes) if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill('SIGKILL');
+    // SIGTERM first: tini forwards it to the node; a SIGKILL would kill tini alone and
+    // leave the node running, orphaned, after the suite
+    const alive = () => nodes.filter((n) => n.proc.exitCode === null && n.proc.signalCode === null);
+    for (const n of alive()) n.proc.kill('SIGTERM');
+    await Promise.race([Promise.all(nodes.map((n) => n.exit)), new Promise((r) => setTimeout(r, 15_000))]);
+    for (const n of alive()) n.proc.kill('SIGKILL');
     await Promise.all(nodes.map((n) => n.exit));
     await db?.drop();
     if (work && !process.env.SUNDIAL_KEEP_RECIPE_DIR) rmSync(work, { recursive: true, force: true });
