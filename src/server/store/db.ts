@@ -10,6 +10,8 @@ export interface DbOptions {
   applicationName?: string;
   /** server-side limit on a transaction left idle by this client (ms) */
   idleInTransactionTimeoutMs?: number;
+  /** named prepared statements (default true) */
+  prepare?: boolean;
 }
 
 /**
@@ -21,6 +23,7 @@ export interface DbOptions {
 export function connect(opts: DbOptions): Sql {
   return postgres(opts.url, {
     max: opts.max ?? 10,
+    prepare: opts.prepare ?? true,
     idle_timeout: 60,
     connect_timeout: 10,
     // Reconnect attempts after failures: postgres.js waits (0.5–1) × min(3^n / 100, 20) s

@@ -30,13 +30,13 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 export async function migrate(sql: Sql, migrations?: Migration[]): Promise<number[]> {
   const all = migrations ?? (await loadMigrations());
   const applied: number[] = [];
-  await sql`create table if not exists schema_migrations (
-    version integer primary key, name text not null, applied_at timestamptz not null default now())`.catch(
-    (err) => {
-      // two nodes racing on the very first create: the loser sees a unique violation
-      if (err?.code !== '23505' && err?.code !== '42P07') throw err;
-    },
-  );
+  // under the lock too: two nodes racing on the very first create would otherwise both
+  // try to create the table's row type, and the loser fails
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await tx`create table if not exists schema_migrations (
+      version integer primary key, name text not null, applied_at timestamptz not null default now())`;
+  });
   for (const m of all) {
     await sql.begin(async (tx) => {
       await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;

@@ -145,6 +145,20 @@ export async function runsPendingOfNode(sql: Sql, nodeId: string, taskId?: strin
       ${taskId ? sql`and r.task_id = ${taskId}` : sql``}`;
 }
 
+/**
+ * Occurrences claimable by `until` that nobody holds: tasks due and not yet claimed,
+ * plus ownerless runs (handed back). Each part counted up to `cap` on its index, so
+ * it stays cheap; claimers share out this much of the claim-ahead work.
+ */
+export async function occurrencesClaimableCount(sql: Sql, until: Date, cap: number): Promise<number> {
+  const [row] = await sql<{ n: string }[]>`
+    select (select count(*) from (select 1 from tasks where next_run_at <= ${until} limit ${cap}) d)
+         + (select count(*) from (select 1 from runs
+                                  where node_id is null and status in ('pending', 'running') and scheduled_for <= ${until}
+                                  limit ${cap}) o) as n`;
+  return Number(row?.n ?? 0);
+}
+
 /** Which of these held runs are still this node's (same attempt, still pending): after its lease lapsed. */
 export async function runsStillOwned(sql: Sql, nodeId: string, runs: { id: string; attempt: number }[]): Promise<Set<string>> {
   if (!runs.length) return new Set();
