@@ -42,6 +42,8 @@ export async function migrate(sql: Sql, migrations?: Migration[]): Promise<numbe
       await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
       const [done] = await tx`select 1 from schema_migrations where version = ${m.version}`;
       if (done) return;
+      // a migration may build an index over a large table: no statement limit here
+      await tx`set local statement_timeout = 0`;
       await tx.unsafe(m.sql);
       await tx`insert into schema_migrations (version, name) values (${m.version}, ${m.name})`;
       applied.push(m.version);
