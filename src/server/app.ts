@@ -38,13 +38,21 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export async function startApp(config: Config, opts: { clock?: Clock; logger?: Logger } = {}): Promise<App> {
+export interface StartOptions {
+  /** the node's own clock (default: the system's) */
+  clock?: Clock;
+  /** fire by that clock corrected by its offset to PostgreSQL's (default: on, unless a clock is given) */
+  correctClock?: boolean;
+  logger?: Logger;
+}
+
+export async function startApp(config: Config, opts: StartOptions = {}): Promise<App> {
   // synchronous: the last lines before process.exit (the drain summary) must not be lost
   const log = opts.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } }, pino.destination({ dest: 1, sync: true }));
   const baseClock = opts.clock ?? systemClock;
   // The node fires by PostgreSQL's clock: its own corrected by the offset measured at
   // heartbeats. A test's own clock is left as it is.
-  const correctClock = !opts.clock;
+  const correctClock = opts.correctClock ?? !opts.clock;
   const clock = new OffsetClock(baseClock);
   const cfg = config.scheduler;
   const metrics = createMetrics();
