@@ -23,7 +23,7 @@ import { runsRelease } from './store/runs.js';
 import { settingGetOrCreate } from './store/credentials.js';
 import { NoticeListener } from './store/notices.js';
 import { tasksDueCount } from './store/tasks.js';
-import { OffsetClock, systemClock, type Clock } from './time/clock.js';
+import { OffsetClock, systemClock, type Clock, type Timer } from './time/clock.js';
 import { VERSION } from './version.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 import { parseAllowList } from './webhooks/ssrf.js';
@@ -178,12 +178,15 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     webhookAllow: allow,
     webhookSecrets,
     readiness: async () => {
+      let timer: Timer | undefined;
       try {
-        await Promise.race([databasePing(sql), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000).unref())]);
+        await Promise.race([databasePing(sql), new Promise((_, rej) => (timer = baseClock.setTimer(() => rej(new Error('timeout')), 2000)))]);
         const pending = await pendingMigrations(sql);
         return pending ? `${pending} migrations not applied` : null;
       } catch (err) {
         return `database unreachable: ${(err as Error).message}`;
+      } finally {
+        timer?.cancel();
       }
     },
     collectMetrics: async () => {
