@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
-import { defaultAuthConfig, defaultWebhookConfig, type Config } from './config.js';
+import { defaultAuthConfig, defaultWebhookConfig, parseOriginRates, type Config } from './config.js';
 import { setupAuth } from './api/auth.js';
 import { buildHttp } from './api/server.js';
 import { EventHub } from './events.js';
@@ -18,7 +18,8 @@ import { connect, type Sql } from './store/db.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './store/embedded-postgres.js';
 import { migrate, pendingMigrations } from './store/migrate.js';
 import { dbPing, nodeRegister, nodeStop } from './store/nodes.js';
-import { runsRelease } from './store/runs.js';
+import { runsRelease, taskDeliveryGet } from './store/runs.js';
+import { nodeTargetsSave } from './store/targets.js';
 import { settingGetOrCreate } from './store/credentials.js';
 import { NOTIFY_CHANNEL, tasksDueBacklog } from './store/tasks.js';
 import { systemClock, type Clock } from './time/clock.js';
@@ -98,6 +99,8 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     retryBaseMs: webhookConfig.retryBaseMs,
     retryMaxMs: webhookConfig.retryMaxMs,
     concurrency: webhookConfig.concurrency,
+    perOrigin: Math.min(webhookConfig.concurrency, webhookConfig.originConcurrency),
+    rateLimits: parseOriginRates(webhookConfig.originRates),
     userAgent: `Sundial/${VERSION}`,
   });
   const executor = new Executor(clock, recorder, metrics, log, cfg.misfireThresholdMs, deliverer);
@@ -120,12 +123,27 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
       // Drop held occurrences only when the change cancelled them in the database; an
       // edit that leaves them pending (a new name, payload or action) must still fire them.
       if (n.change === 'paused' || n.change === 'deleted' || (n.change === 'updated' && n.cancelled !== false)) executor.forgetTask(n.id);
+      else if (n.change === 'updated') void executor.taskEdited(n.id, (id) => taskDeliveryGet(sql, id));
       if (n.wake) claimer.wake();
       hub.publish({ type: 'tasks', taskId: n.id, change: n.change });
     } else if (n.t === 'runs' && n.node !== config.nodeId && n.count > 0) {
       hub.publish({ type: 'runs', nodeId: n.node, count: n.count });
     }
   });
+
+  // Per-origin delivery state for GET /api/targets: a snapshot at the heartbeat's pace,
+  // written only while there is something to show (or to clear).
+  let targetsShown = false;
+  let targetsWrite: Promise<void> | undefined;
+  const targetsTimer = setInterval(() => {
+    if (targetsWrite) return;
+    const items = deliverer.snapshot().slice(0, 50);
+    if (!items.length && !targetsShown) return;
+    targetsShown = items.length > 0;
+    targetsWrite = nodeTargetsSave(sql, config.nodeId, items)
+      .catch((err) => log.warn({ err: (err as Error).message }, 'could not save the delivery snapshot'))
+      .finally(() => (targetsWrite = undefined));
+  }, cfg.heartbeatMs);
 
   heartbeat.start();
   executor.start();
@@ -155,6 +173,15 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     },
     collectMetrics: async () => {
       metrics.inFlight.set(executor.inFlight);
+      // a bounded label set: the 10 busiest origins by name, the rest as "other"
+      const origins = deliverer.snapshot();
+      for (const g of [metrics.webhookOriginQueued, metrics.webhookOriginInFlight, metrics.webhookOriginCircuitOpen]) g.reset();
+      origins.forEach((o, i) => {
+        const label = i < 10 ? o.origin : 'other';
+        metrics.webhookOriginQueued.inc({ origin: label }, o.queued);
+        metrics.webhookOriginInFlight.inc({ origin: label }, o.inFlight);
+        metrics.webhookOriginCircuitOpen.inc({ origin: label }, o.circuit === 'closed' ? 0 : 1);
+      });
       metrics.dueBacklog.set(await tasksDueBacklog(sql, clock.now()));
     },
   });
@@ -169,6 +196,8 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
       await http.close();
       // 2. stop claiming; hand back what is held but not fired so others fire it on time
       await claimer.stop();
+      clearInterval(targetsTimer);
+      await targetsWrite;
       const unfired = executor.stop();
       // webhook attempts in flight get a moment to finish; the rest are handed back
       const handedBack = await deliverer.stop();

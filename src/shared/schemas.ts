@@ -136,6 +136,9 @@ export const Delivery = Type.Object({
   error: Type.Optional(Type.String({ description: 'network error, timeout or refusal' })),
   response: Type.Optional(Type.String({ description: 'the first 1 KiB of the response body' })),
   truncated: Type.Optional(Type.Boolean()),
+  deferred: Type.Optional(
+    Type.Boolean({ description: "true: no request was sent; the origin's circuit was open and the run waited (not counted as an attempt)" }),
+  ),
 });
 export type Delivery = Static<typeof Delivery>;
 

@@ -1,15 +1,24 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../time/clock.js';
-import type { ClaimedRun } from '../store/runs.js';
+import type { ClaimedRun, TaskDelivery } from '../store/runs.js';
 import type { Metrics } from '../metrics.js';
 import type { Recorder } from './recorder.js';
 import { TimerQueue } from './timer-queue.js';
 
 /** Takes webhook runs at their instant and returns at once (webhooks/deliverer.ts). */
 export interface WebhookSink {
-  deliver(run: ClaimedRun, startedAt: Date, late: boolean, lateReason: string | null): void;
-  readonly active: number;
+  /** the run's start time is taken when its first request is sent */
+  deliver(run: ClaimedRun, late: boolean, lateReason: string | null): void;
+  /** a task's held occurrences not yet sent take its edited action and payload */
+  taskEdited(taskId: string, now: TaskDelivery): void;
+  /** what counts against the claim budget: per origin, capped (a backed-up origin does not stop claiming) */
+  readonly pressure: number;
 }
+
+/** Reads a task's delivery fields as they are now (store/runs.ts taskDeliveryGet). */
+export type TaskDeliveryRead = (taskId: string) => Promise<(TaskDelivery & { actionType: ClaimedRun['actionType'] }) | undefined>;
+
+const REFRESH_RETRY_MS = [100, 250, 500, 1000];
 
 /**
  * Holds claimed occurrences in memory and fires each at its instant: one timer for
@@ -24,6 +33,8 @@ export class Executor {
   private timer?: NodeJS.Timeout;
   private timerAt = Infinity;
   private running = false;
+  /** tasks being re-read after an edit: their due runs wait here for the fresh action */
+  private readonly refreshing = new Map<string, ClaimedRun[]>();
 
   constructor(
     private readonly clock: Clock,
@@ -36,7 +47,7 @@ export class Executor {
 
   /** Held here (not yet fired), webhooks being delivered, and fired but not yet recorded. */
   get inFlight(): number {
-    return this.queue.size + this.recorder.pending + (this.webhooks?.active ?? 0);
+    return this.queue.size + this.recorder.pending + (this.webhooks?.pressure ?? 0);
   }
 
   get held(): number {
@@ -67,6 +78,44 @@ export class Executor {
     return this.queue.removeWhere((r) => r.taskId === taskId && r.trigger === 'schedule').length;
   }
 
+  /**
+   * A task was edited and its held occurrences kept (a new URL, body or payload): re-read
+   * it and update what is held, so none goes out as it was. Runs falling due while the
+   * read is under way wait for it.
+   */
+  async taskEdited(taskId: string, read: TaskDeliveryRead): Promise<void> {
+    if (this.refreshing.has(taskId)) return;
+    this.refreshing.set(taskId, []);
+    let fresh: Awaited<ReturnType<TaskDeliveryRead>>;
+    for (let i = 0; ; i++) {
+      try {
+        fresh = await read(taskId);
+        break;
+      } catch (err) {
+        if (i >= REFRESH_RETRY_MS.length || !this.running) {
+          this.log.warn({ taskId, err: (err as Error).message }, 'could not re-read an edited task; its held occurrences fire as claimed');
+          break;
+        }
+        await new Promise((r) => setTimeout(r, REFRESH_RETRY_MS[i]));
+      }
+    }
+    const waiting = this.refreshing.get(taskId) ?? [];
+    this.refreshing.delete(taskId);
+    if (fresh) {
+      const { actionType, ...delivery } = fresh;
+      const update = (r: ClaimedRun) => {
+        if (r.taskId !== taskId || r.retryOf) return;
+        Object.assign(r, delivery, { actionType });
+      };
+      this.queue.forEach(update);
+      waiting.forEach(update);
+      this.webhooks?.taskEdited(taskId, delivery);
+    }
+    if (!this.running) return;
+    const now = this.clock.now();
+    for (const r of waiting) this.fire(r, now);
+  }
+
   private arm() {
     if (!this.running) return;
     const next = this.queue.peekKey();
@@ -83,9 +132,13 @@ export class Executor {
     this.timer = undefined;
     this.timerAt = Infinity;
     if (!this.running) return;
-    const now = this.clock.now();
-    const due = this.queue.popDue(now.getTime());
-    for (const run of due) this.fire(run, now);
+    const due = this.queue.popDue(this.clock.now().getTime());
+    for (const run of due) {
+      const waiting = this.refreshing.get(run.taskId);
+      if (waiting && !run.retryOf) waiting.push(run);
+      // each run's own start: the loop over a large fire takes time, and that time is lag
+      else this.fire(run, this.clock.now());
+    }
     this.metrics.inFlight.set(this.inFlight);
     this.arm();
   }
@@ -93,13 +146,21 @@ export class Executor {
   private fire(run: ClaimedRun, at: Date) {
     const startedAt = new Date(at.getTime());
     const lagMs = startedAt.getTime() - run.scheduledFor.getTime();
-    this.metrics.fireLag.observe(Math.max(0, lagMs) / 1000);
     const late = run.late || lagMs > this.misfireThresholdMs;
     if (run.actionType === 'webhook' && this.webhooks) {
-      this.webhooks.deliver(run, startedAt, late, late && !run.reason ? `fired ${Math.round(lagMs / 1000)} s late` : run.reason);
+      // its lag is observed by the deliverer, when the request goes out
+      this.webhooks.deliver(run, late, late && !run.reason ? `fired ${Math.round(lagMs / 1000)} s late` : run.reason);
       if (lagMs > this.misfireThresholdMs) this.log.warn({ runId: run.id, lagMs }, 'occurrence fired late');
       return;
     }
+    if (run.maxLatenessMs !== null && run.maxLatenessMs !== undefined && run.trigger === 'schedule' && !run.retryOf && lagMs > run.maxLatenessMs) {
+      this.recorder.add({
+        id: run.id, attempt: run.attempt, status: 'skipped', startedAt: null, finishedAt: this.clock.now(), late: false,
+        reason: `expired: it would have started ${lagMs} ms after its time (maxLatenessMs ${run.maxLatenessMs})`,
+      });
+      return;
+    }
+    this.metrics.fireLag.observe(Math.max(0, lagMs) / 1000);
     // The `log` action: recording the execution with its exact time is the whole job.
     this.recorder.add({
       id: run.id,

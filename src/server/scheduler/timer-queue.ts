@@ -39,6 +39,11 @@ export class TimerQueue<T> {
     return removed;
   }
 
+  /** Visits every held item (rare: a task was edited and its held occurrences are updated in place). */
+  forEach(fn: (item: T) => void): void {
+    for (const e of this.heap) fn(e.item);
+  }
+
   drain(): T[] {
     const all = this.heap.map((e) => e.item);
     this.heap = [];

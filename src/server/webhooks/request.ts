@@ -17,6 +17,8 @@ export interface DeliveryContext {
   attempt: number;
   trigger: 'schedule' | 'manual';
   payload: unknown;
+  /** a redrive sends the key of the occurrence it retries; null: this occurrence's own */
+  idempotencyKey?: string | null;
 }
 
 export function idempotencyKey(taskId: string, scheduledFor: Date): string {
@@ -58,7 +60,7 @@ export function buildRequest(
   set('user-agent', opts.userAgent);
   if (body !== null && !hasOwnType) set('content-type', 'application/json');
   for (const [k, v] of Object.entries(taskHeaders)) set(k, v);
-  set('idempotency-key', idempotencyKey(ctx.taskId, ctx.scheduledFor));
+  set('idempotency-key', ctx.idempotencyKey ?? idempotencyKey(ctx.taskId, ctx.scheduledFor));
   set('sundial-run-id', ctx.runId);
   set('sundial-attempt', String(ctx.attempt));
   set(SIGNATURE_HEADER.toLowerCase(), signatureHeader(opts.secrets, body ?? '', opts.nowSec));
