@@ -160,6 +160,24 @@ function usageMeter(sys: System) {
   };
 }
 
+if (args.includes('--e2e')) {
+  const { runE2E } = await import('./e2e.js');
+  const commit = spawnSync('git', ['log', '-1', '--format=%h', '--', 'src/server', 'src/shared'], { cwd: SUNDIAL_ROOT }).stdout?.toString().trim() || 'unknown';
+  const peers = Object.fromEntries(
+    ['graphile-worker', 'pg-boss', 'bullmq'].map((p) => [p, JSON.parse(readFileSync(join(ROOT, 'bench', 'node_modules', p, 'package.json'), 'utf8')).version]),
+  );
+  const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? '?', memoryGb: Math.round(totalmem() / 2 ** 30), postgres: String(pgVersion).split(' on ')[0]!, redis: redisVersion ?? 'not available', node: process.version, peers, engine: commit };
+  try {
+    await runE2E({ env, reset, usageMeter, log, args, machine });
+    // the page is generated from both result files; without a full run yet, the e2e part alone
+    const full = loadResults();
+    if ((full as any).date) writeReport(full, ROOT);
+  } finally {
+    await cleanup();
+  }
+  process.exit(0);
+}
+
 const results = loadResults();
 results.mode = MODE;
 results.params = P;

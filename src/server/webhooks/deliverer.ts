@@ -86,6 +86,8 @@ export function originOf(url: string): string {
 
 const START_RETRY_MS = [250, 500, 1000, 2000, 5000];
 const PROGRESS_FLUSH_MS = 25;
+/** a delivery still in progress this long after its first request is marked `running` */
+const MARK_RUNNING_AFTER_MS = 500;
 /** Queued runs one origin may count against the node's claim budget: beyond it, a backed-up origin stops counting. */
 export const ORIGIN_PRESSURE_CAP = 1000;
 
@@ -147,6 +149,8 @@ export class WebhookDeliverer {
   private readonly transport: Transport;
   readonly dispatcher: Dispatcher;
   private readonly progress: ProgressWriter;
+  private readonly toMark: { c: Chain; at: number }[] = [];
+  private markTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly sql: Sql,
@@ -172,7 +176,14 @@ export class WebhookDeliverer {
       this.log.warn({ origin, state, reason }, 'webhook circuit changed');
     };
     this.progress = new ProgressWriter(sql, nodeId, log);
+    // label lookups once, not per attempt
+    this.attemptCounters = {
+      ok: metrics.webhookAttempts.labels('ok'),
+      retryable: metrics.webhookAttempts.labels('retryable'),
+      refused: metrics.webhookAttempts.labels('refused'),
+    };
   }
+  private readonly attemptCounters: Record<'ok' | 'retryable' | 'refused', { inc(): void }>;
 
   /** Webhook runs this node is working on (queued, sending or waiting to retry). */
   get active(): number {
@@ -353,8 +364,7 @@ export class WebhookDeliverer {
           c.started = true;
           const lagMs = sentAt.getTime() - c.run.scheduledFor.getTime();
           this.metrics.fireLag.observe(Math.max(0, lagMs) / 1000);
-          // becomes `running` (batched); the answer, if it says the run is no longer ours, is seen after the attempt
-          void this.progress.save({ id: c.run.id, attempt: c.run.attempt, startedAt: sentAt });
+          this.markLater(c);
         },
       },
       this.transport,
@@ -365,6 +375,29 @@ export class WebhookDeliverer {
       this.finish(c, 'failed', `internal error: ${(err as Error).message}`);
     });
     return outcome;
+  }
+
+  /**
+   * A run becomes `running` in the database only if it is still in progress a moment
+   * after its first request went out (batched, fenced). Most deliveries finish sooner,
+   * and their one write is the result: in a burst that halves the database work. The
+   * run is ours either way (pending or running, owned by this node, under our lease).
+   */
+  private markLater(c: Chain) {
+    this.toMark.push({ c, at: performance.now() + MARK_RUNNING_AFTER_MS });
+    if (!this.markTimer) this.markTimer = setTimeout(() => this.markDue(), MARK_RUNNING_AFTER_MS);
+  }
+
+  private markDue() {
+    this.markTimer = undefined;
+    const now = performance.now();
+    let k = 0;
+    for (; k < this.toMark.length && this.toMark[k]!.at <= now; k++) {
+      const { c } = this.toMark[k]!;
+      if (this.chains.get(c.run.id) === c && c.startedAt) void this.progress.save({ id: c.run.id, attempt: c.run.attempt, startedAt: c.startedAt });
+    }
+    this.toMark.splice(0, k);
+    if (this.toMark.length) this.markTimer = setTimeout(() => this.markDue(), Math.max(1, this.toMark[0]!.at - now));
   }
 
   /** `maxLatenessMs`: judged once, as the first attempt of a scheduled occurrence would start. */
@@ -391,7 +424,7 @@ export class WebhookDeliverer {
     };
     c.deliveries.push(entry);
     c.budget--;
-    this.metrics.webhookAttempts.inc({ outcome: outcome.ok ? 'ok' : outcome.retryable ? 'retryable' : 'refused' });
+    this.attemptCounters[outcome.ok ? 'ok' : outcome.retryable ? 'retryable' : 'refused'].inc();
     this.metrics.webhookDuration.observe(entry.durationMs / 1000);
 
     const what = outcome.statusCode !== undefined ? `HTTP ${outcome.statusCode}` : outcome.error!;
@@ -456,6 +489,8 @@ export class WebhookDeliverer {
     }
     this.stopSignal.abort();
     this.dispatcher.stop();
+    clearTimeout(this.markTimer);
+    this.toMark.length = 0;
     for (const c of this.chains.values()) clearTimeout(c.timer);
     await this.progress.flushed();
     const handBack = [...this.chains.values()].filter((c) => c.started).map((c) => ({ id: c.run.id, attempt: c.run.attempt, deliveries: c.deliveries }));

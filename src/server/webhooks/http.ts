@@ -110,6 +110,25 @@ export class Transport {
     this.sweeper.unref();
   }
 
+  private readonly literals = new Map<string, BlockedTargetError | null>();
+
+  /** checkLiteral, remembered per host name (the allow-list is fixed for this transport). */
+  checkLiteral(hostname: string): void {
+    let verdict = this.literals.get(hostname);
+    if (verdict === undefined) {
+      try {
+        checkLiteral(hostname, this.allow);
+        verdict = null;
+      } catch (err) {
+        if (!(err instanceof BlockedTargetError)) throw err;
+        verdict = err;
+      }
+      if (this.literals.size > 10_000) this.literals.clear();
+      this.literals.set(hostname, verdict);
+    }
+    if (verdict) throw new BlockedTargetError(verdict.message);
+  }
+
   pool(origin: string): Dispatcher {
     let p = this.pools.get(origin);
     if (!p) {
@@ -189,25 +208,25 @@ async function hop(transport: Transport, url: URL, method: string, headers: Reco
     headersTimeout: 0,
     bodyTimeout: 0,
   });
+  // Read with plain events (an async iterator costs several promises a chunk); the rest
+  // of a large answer is not read: the run log keeps 1 KiB.
   const chunks: Buffer[] = [];
-  let size = 0;
-  let truncated = false;
-  try {
-    for await (const chunk of res.body) {
-      chunks.push(chunk as Buffer);
-      size += (chunk as Buffer).length;
-      // the rest of a large answer is not read: the run log keeps 1 KiB
+  const truncated = await new Promise<boolean>((resolve) => {
+    let size = 0;
+    const body = res.body;
+    body.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
       if (size > RESPONSE_KEEP_BYTES) {
-        truncated = true;
-        break;
+        body.destroy();
+        resolve(true);
       }
-    }
-  } catch {
+    });
+    body.on('end', () => resolve(false));
     // the status line arrived; a body cut short (or the deadline) still has an answer
-    truncated = true;
-  } finally {
-    if (truncated) res.body.destroy();
-  }
+    body.on('error', () => resolve(true));
+    body.on('close', () => resolve(false));
+  });
   const all = Buffer.concat(chunks);
   return { status: res.statusCode, headers: res.headers, body: all.subarray(0, RESPONSE_KEEP_BYTES), truncated: truncated || all.length > RESPONSE_KEEP_BYTES };
 }
@@ -241,9 +260,14 @@ export function storableText(bytes: Buffer): string {
 export async function sendWebhook(req: OutgoingRequest, opts: SendOptions, transport = sharedTransport(opts.allow, opts.resolve)): Promise<AttemptOutcome> {
   const t0 = performance.now();
   const elapsed = () => Math.round(performance.now() - t0);
+  // One controller per attempt, aborted by its deadline or by the node stopping (a
+  // listener, not AbortSignal.any: that costs several times more per request).
   const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), opts.timeoutMs);
-  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout.signal]) : timeout.signal;
+  let timedOut = false;
+  const timer = setTimeout(() => ((timedOut = true), timeout.abort()), opts.timeoutMs);
+  const onStop = () => timeout.abort();
+  opts.signal?.addEventListener('abort', onStop, { once: true });
+  const signal = timeout.signal;
   const maxRedirects = opts.maxRedirects ?? 3;
   let url = new URL(req.url);
   let method = req.method;
@@ -255,7 +279,7 @@ export async function sendWebhook(req: OutgoingRequest, opts: SendOptions, trans
       if (url.protocol !== 'http:' && url.protocol !== 'https:') {
         throw new AttemptError(`redirected to ${url.protocol.replace(/:$/, '')}:, only http and https are followed`, false);
       }
-      checkLiteral(url.hostname, opts.allow);
+      transport.checkLiteral(url.hostname);
       const res = await hop(transport, url, method, headers, body, signal, onSent);
       onSent = undefined;
       const location = res.headers.location;
@@ -297,7 +321,7 @@ export async function sendWebhook(req: OutgoingRequest, opts: SendOptions, trans
     }
   } catch (err) {
     if (opts.signal?.aborted) return { ok: false, retryable: true, aborted: true, error: 'node stopping: attempt abandoned', durationMs: elapsed() };
-    const e = describeError(err, opts.timeoutMs, timeout.signal.aborted);
+    const e = describeError(err, opts.timeoutMs, timedOut);
     return {
       ok: false,
       retryable: e.retryable,
@@ -308,5 +332,6 @@ export async function sendWebhook(req: OutgoingRequest, opts: SendOptions, trans
     };
   } finally {
     clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onStop);
   }
 }

@@ -53,9 +53,13 @@ export function buildRequest(
   else body = JSON.stringify(action.body);
   // header names are case-insensitive: a later value replaces an earlier one whatever its case
   const headers: Record<string, string> = {};
+  const named = new Map<string, string>();
   const set = (name: string, value: string) => {
-    for (const k of Object.keys(headers)) if (k.toLowerCase() === name.toLowerCase()) delete headers[k];
+    const lower = name.toLowerCase();
+    const before = named.get(lower);
+    if (before !== undefined) delete headers[before];
     headers[name] = value;
+    named.set(lower, name);
   };
   set('user-agent', opts.userAgent);
   if (body !== null && !hasOwnType) set('content-type', 'application/json');
