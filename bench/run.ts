@@ -162,7 +162,8 @@ function usageMeter(sys: System) {
 
 if (args.includes('--e2e')) {
   const { runE2E } = await import('./e2e.js');
-  const commit = spawnSync('git', ['log', '-1', '--format=%h', '--', 'src/server', 'src/shared'], { cwd: SUNDIAL_ROOT }).stdout?.toString().trim() || 'unknown';
+  // a pinned build (BENCH_SUNDIAL_ROOT, not a git checkout) names its commit in BENCH_SUNDIAL_COMMIT
+  const commit = process.env.BENCH_SUNDIAL_COMMIT ?? (spawnSync('git', ['log', '-1', '--format=%h', '--', 'src/server', 'src/shared'], { cwd: SUNDIAL_ROOT }).stdout?.toString().trim() || 'unknown');
   const peers = Object.fromEntries(
     ['graphile-worker', 'pg-boss', 'bullmq'].map((p) => [p, JSON.parse(readFileSync(join(ROOT, 'bench', 'node_modules', p, 'package.json'), 'utf8')).version]),
   );

@@ -101,6 +101,8 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     concurrency: webhookConfig.concurrency,
     perOrigin: Math.min(webhookConfig.concurrency, webhookConfig.originConcurrency),
     rateLimits: parseOriginRates(webhookConfig.originRates),
+    circuitTripAfter: webhookConfig.circuitTripAfter,
+    circuitOpenMs: webhookConfig.circuitOpenMs,
     userAgent: `Sundial/${VERSION}`,
   });
   const executor = new Executor(clock, recorder, metrics, log, cfg.misfireThresholdMs, deliverer);

@@ -50,6 +50,9 @@ export interface WebhookConfig {
   originConcurrency: number;
   /** SUNDIAL_WEBHOOK_ORIGIN_RATES: requests a second per origin, "https://a.example=50,http://10.0.0.5:8080=5" */
   originRates: string;
+  /** unreachable attempts in a row that open an origin's circuit (default 5), and its first open period (5 s) */
+  circuitTripAfter?: number;
+  circuitOpenMs?: number;
 }
 
 export const defaultAuthConfig: AuthConfig = {

@@ -46,7 +46,7 @@ function mergeTargets(snapshots: { nodeId: string; items: import('../webhooks/di
   const rank = { closed: 0, 'half-open': 1, open: 2 } as const;
   const by = new Map<string, { item: Omit<Targets['items'][number], 'p50Ms' | 'p99Ms'>; samples: number[]; weights: number[] }>();
   for (const s of snapshots) {
-    for (const o of s.items) {
+    for (const o of Array.isArray(s.items) ? s.items : []) {
       let m = by.get(o.origin);
       if (!m) {
         m = { item: { origin: o.origin, inFlight: 0, queued: 0, attempts: 0, failures: 0, circuit: 'closed', circuitSince: null, nodes: 0 }, samples: [], weights: [] };
@@ -61,7 +61,7 @@ function mergeTargets(snapshots: { nodeId: string; items: import('../webhooks/di
       if (rank[o.circuit] > rank[it.circuit]) (it.circuit = o.circuit), (it.circuitSince = o.circuitSince);
       else if (o.circuit === it.circuit && o.circuitSince && (!it.circuitSince || o.circuitSince < it.circuitSince)) it.circuitSince = o.circuitSince;
       // each sample of a node stands for attempts/samples of its attempts
-      for (const v of o.samples) (m.samples.push(v), m.weights.push(o.samples.length ? o.attempts / o.samples.length : 0));
+      for (const v of o.samples ?? []) (m.samples.push(v), m.weights.push(o.samples.length ? o.attempts / o.samples.length : 0));
     }
   }
   const pct = (vals: number[], w: number[], q: number) => {

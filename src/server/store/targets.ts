@@ -6,7 +6,7 @@ import type { OriginSnapshot } from '../webhooks/dispatcher.js';
 
 /** Replaces this node's snapshot: one small JSON array (the busiest origins). */
 export async function nodeTargetsSave(sql: Sql, nodeId: string, items: OriginSnapshot[]): Promise<void> {
-  await sql`update nodes set targets = ${JSON.stringify(items)}::jsonb, targets_at = now() where id = ${nodeId}`;
+  await sql`update nodes set targets = ${sql.json(items as never)}, targets_at = now() where id = ${nodeId}`;
 }
 
 /** Snapshots of nodes whose lease is live, taken within the last `maxAgeMs`. */

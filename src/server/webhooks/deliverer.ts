@@ -20,6 +20,7 @@
 //
 // Delivery is at least once: a node that dies mid-attempt leaves the run open, and the
 // node that rescues it sends again with the same Idempotency-Key.
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Delivery, WebhookAction } from '../../shared/schemas.js';
@@ -88,8 +89,6 @@ const START_RETRY_MS = [250, 500, 1000, 2000, 5000];
 const PROGRESS_FLUSH_MS = 25;
 /** a delivery still in progress this long after its first request is marked `running` */
 const MARK_RUNNING_AFTER_MS = 500;
-/** Queued runs one origin may count against the node's claim budget: beyond it, a backed-up origin stops counting. */
-export const ORIGIN_PRESSURE_CAP = 1000;
 
 /**
  * Batches the fenced "running since" marks and attempt saves (runsProgressSave). Each
@@ -163,6 +162,7 @@ export class WebhookDeliverer {
     private readonly send: (req: OutgoingRequest, opts: SendOptions, transport: Transport) => Promise<AttemptOutcome> = sendWebhook,
   ) {
     const perOrigin = settings.perOrigin ?? Math.min(settings.concurrency, 64);
+    this.originCap = perOrigin;
     this.transport = new Transport(settings.allow, perOrigin);
     this.dispatcher = new Dispatcher({
       concurrency: settings.concurrency,
@@ -176,6 +176,8 @@ export class WebhookDeliverer {
       this.log.warn({ origin, state, reason }, 'webhook circuit changed');
     };
     this.progress = new ProgressWriter(sql, nodeId, log);
+    // every attempt in flight listens for the node stopping
+    setMaxListeners(0, this.stopSignal.signal);
     // label lookups once, not per attempt
     this.attemptCounters = {
       ok: metrics.webhookAttempts.labels('ok'),
@@ -183,6 +185,7 @@ export class WebhookDeliverer {
       refused: metrics.webhookAttempts.labels('refused'),
     };
   }
+  private readonly originCap: number;
   private readonly attemptCounters: Record<'ok' | 'retryable' | 'refused', { inc(): void }>;
 
   /** Webhook runs this node is working on (queued, sending or waiting to retry). */
@@ -191,13 +194,14 @@ export class WebhookDeliverer {
   }
 
   /**
-   * What counts against the node's claim budget: each origin's runs up to
-   * ORIGIN_PRESSURE_CAP. A backed-up origin stops counting past its cap, so it does not
-   * stop the node from claiming work for the others.
+   * What counts against the node's claim budget: each origin's runs up to its slot cap.
+   * The rest of a backed-up origin's runs wait in its own queue without counting, so it
+   * does not stop the node from claiming work for the others. (What the node holds is
+   * still bounded: only what falls due within the claim horizon is claimed.)
    */
   get pressure(): number {
     let n = 0;
-    for (const v of this.perOrigin.values()) n += Math.min(v, ORIGIN_PRESSURE_CAP);
+    for (const v of this.perOrigin.values()) n += Math.min(v, this.originCap);
     return n;
   }
 
