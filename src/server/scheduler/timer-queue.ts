@@ -39,9 +39,9 @@ export class TimerQueue<T> {
     return removed;
   }
 
-  /** Visits every held item (rare: a task was edited and its held occurrences are updated in place). */
-  forEach(fn: (item: T) => void): void {
-    for (const e of this.heap) fn(e.item);
+  /** Every item, in no particular order. */
+  items(): T[] {
+    return this.heap.map((e) => e.item);
   }
 
   drain(): T[] {

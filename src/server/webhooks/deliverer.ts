@@ -27,8 +27,12 @@ import type { Delivery, WebhookAction } from '../../shared/schemas.js';
 import type { Metrics } from '../metrics.js';
 import type { Recorder } from '../scheduler/recorder.js';
 import type { Sql } from '../store/db.js';
-import { runsProgressSave, runsReleaseDeliveries, runsStartWebhook, type ClaimedRun, type RunProgress, type TaskDelivery } from '../store/runs.js';
+import { runsProgressSave, runsReleaseDeliveries, runsStartWebhook, taskDeliveryGet, type ClaimedRun, type RunProgress, type TaskDelivery } from '../store/runs.js';
+import type { NoticeListener } from '../store/notices.js';
+import { nodeTargetsSave } from '../store/targets.js';
 import type { Clock } from '../time/clock.js';
+import type { InFlight, Service } from '../scheduler/service.js';
+import { expiredReason, lateBeyondLimit } from '../scheduler/plan.js';
 import { Dispatcher, type CircuitState, type Job, type OriginSnapshot } from './dispatcher.js';
 import { sendWebhook, Transport, type AttemptOutcome, type OutgoingRequest, type SendOptions } from './http.js';
 import { buildRequest } from './request.js';
@@ -51,6 +55,12 @@ export interface DelivererSettings {
   /** a run waiting on an open circuit longer than this fails */
   circuitMaxWaitMs?: number;
   userAgent: string;
+  /** the node's in-flight account: a run leaves it here unless its result goes to the recorder */
+  inFlight?: InFlight;
+  /** task edits: runs queued and not yet sent take the task as it is now */
+  notices?: NoticeListener;
+  /** how often the per-origin snapshot is written for GET /api/targets (0: never) */
+  snapshotMs?: number;
 }
 
 interface Chain {
@@ -139,12 +149,18 @@ class ProgressWriter {
   }
 }
 
-export class WebhookDeliverer {
+export class WebhookDeliverer implements Service {
   private readonly chains = new Map<string, Chain>();
+  /** runs handed back by the last stop, for another node to continue */
+  handedBack = 0;
+  private unsubscribe?: () => void;
+  private snapshotTimer?: NodeJS.Timeout;
+  private snapshotWrite?: Promise<void>;
+  private snapshotShown = false;
   /** chains per origin (back-pressure is per origin) */
   private readonly perOrigin = new Map<string, number>();
   private readonly stopSignal = new AbortController();
-  private running = true;
+  private running = false;
   private readonly transport: Transport;
   readonly dispatcher: Dispatcher;
   private readonly progress: ProgressWriter;
@@ -188,6 +204,40 @@ export class WebhookDeliverer {
   private readonly originCap: number;
   private readonly attemptCounters: Record<'ok' | 'retryable' | 'refused', { inc(): void }>;
 
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribe = this.settings.notices?.subscribe('task', (n) => {
+      if (n.change === 'updated' && !n.cancelled) void this.refresh(n.id);
+    });
+    const every = this.settings.snapshotMs ?? 0;
+    if (every > 0) {
+      this.snapshotTimer = setInterval(() => this.saveSnapshot(), every);
+      this.snapshotTimer.unref();
+    }
+  }
+
+  /** Per-origin state for GET /api/targets, written only while there is something to show (or to clear). */
+  private saveSnapshot() {
+    if (this.snapshotWrite) return;
+    const items = this.snapshot().slice(0, 50);
+    if (!items.length && !this.snapshotShown) return;
+    this.snapshotShown = items.length > 0;
+    this.snapshotWrite = nodeTargetsSave(this.sql, this.nodeId, items)
+      .catch((err) => this.log.warn({ err: (err as Error).message }, 'could not save the delivery snapshot'))
+      .finally(() => (this.snapshotWrite = undefined));
+  }
+
+  private async refresh(taskId: string) {
+    if (![...this.chains.values()].some((c) => c.run.taskId === taskId && !c.deliveries.length)) return;
+    try {
+      const fresh = await taskDeliveryGet(this.sql, taskId);
+      if (fresh) this.taskEdited(taskId, fresh);
+    } catch (err) {
+      this.log.warn({ taskId, err: (err as Error).message }, 'could not re-read an edited task; its queued webhooks go out as claimed');
+    }
+  }
+
   /** Webhook runs this node is working on (queued, sending or waiting to retry). */
   get active(): number {
     return this.chains.size;
@@ -211,7 +261,8 @@ export class WebhookDeliverer {
 
   /** Called by the executor at the run's instant; returns at once. */
   deliver(run: ClaimedRun, late: boolean, lateReason: string | null): void {
-    if (!this.running || this.chains.has(run.id)) return;
+    if (this.chains.has(run.id)) return;
+    if (!this.running) return this.settings.inFlight?.close(run.id);
     const action = run.action as WebhookAction;
     const deliveries = run.deliveries ?? [];
     const first = deliveries.find((d) => !d.deferred);
@@ -227,7 +278,9 @@ export class WebhookDeliverer {
       started: deliveries.length > 0,
     };
     this.chains.set(run.id, c);
-    this.count(c.origin, +1);
+    // Beyond its origin's slot cap a run waits in that origin's queue without counting
+    // against the node's claim budget: a backed-up origin does not stop claiming for the others.
+    if (this.count(c.origin, +1) > this.originCap) this.settings.inFlight?.setCounted(run.id, false);
     if (run.overlapPolicy === 'skip') {
       c.sending = this.startExclusive(c).catch((err) => {
         this.log.error({ err, runId: run.id }, 'webhook delivery failed unexpectedly');
@@ -251,16 +304,19 @@ export class WebhookDeliverer {
     }
   }
 
-  private count(origin: string, d: number) {
+  private count(origin: string, d: number): number {
     const v = (this.perOrigin.get(origin) ?? 0) + d;
     if (v <= 0) this.perOrigin.delete(origin);
     else this.perOrigin.set(origin, v);
+    return v;
   }
 
-  private drop(c: Chain) {
+  /** The run's chain ends here; `settled`: its result went to the recorder (which closes its account entry). */
+  private drop(c: Chain, settled = false) {
     if (!this.chains.delete(c.run.id)) return false;
     clearTimeout(c.timer);
     this.count(c.origin, -1);
+    if (!settled) this.settings.inFlight?.close(c.run.id);
     return true;
   }
 
@@ -404,13 +460,11 @@ export class WebhookDeliverer {
     if (this.toMark.length) this.markTimer = setTimeout(() => this.markDue(), Math.max(1, this.toMark[0]!.at - now));
   }
 
-  /** `maxLatenessMs`: judged once, as the first attempt of a scheduled occurrence would start. */
+  /** `maxLatenessMs`: judged once, as the first attempt of a scheduled occurrence would start (after any queueing). */
   private expired(c: Chain, at: Date): boolean {
-    const limit = c.run.maxLatenessMs;
-    if (limit === null || limit === undefined || c.run.trigger !== 'schedule' || c.run.retryOf) return false;
     const lateBy = at.getTime() - c.run.scheduledFor.getTime();
-    if (lateBy <= limit) return false;
-    this.finish(c, 'skipped', `expired: the first attempt would have started ${lateBy} ms after its time (maxLatenessMs ${limit})`);
+    if (!lateBeyondLimit(c.run, lateBy)) return false;
+    this.finish(c, 'skipped', expiredReason(lateBy, c.run.maxLatenessMs!));
     return true;
   }
 
@@ -455,7 +509,7 @@ export class WebhookDeliverer {
   }
 
   private finish(c: Chain, status: 'succeeded' | 'failed' | 'skipped', reason: string | null): void {
-    if (!this.drop(c)) return;
+    if (!this.drop(c, true)) return;
     this.recorder.add({
       id: c.run.id,
       attempt: c.run.attempt,
@@ -481,9 +535,12 @@ export class WebhookDeliverer {
    * attempts so far, for another node to continue; runs never sent stay pending and are
    * released with the rest of what the node held.
    */
-  async stop(graceMs = 3000): Promise<number> {
-    if (!this.running) return 0;
+  async stop(graceMs = 3000): Promise<void> {
+    if (!this.running) return;
     this.running = false;
+    this.unsubscribe?.();
+    clearInterval(this.snapshotTimer);
+    await this.snapshotWrite;
     for (const c of this.chains.values()) clearTimeout(c.timer);
     const sending = [...this.chains.values()].map((c) => c.sending).filter(Boolean);
     if (sending.length) {
@@ -498,11 +555,11 @@ export class WebhookDeliverer {
     for (const c of this.chains.values()) clearTimeout(c.timer);
     await this.progress.flushed();
     const handBack = [...this.chains.values()].filter((c) => c.started).map((c) => ({ id: c.run.id, attempt: c.run.attempt, deliveries: c.deliveries }));
-    this.chains.clear();
+    for (const c of [...this.chains.values()]) this.drop(c);
     this.perOrigin.clear();
     await this.transport.close();
-    if (!handBack.length) return 0;
-    return runsReleaseDeliveries(this.sql, this.nodeId, handBack).catch((err) => {
+    if (!handBack.length) return;
+    this.handedBack = await runsReleaseDeliveries(this.sql, this.nodeId, handBack).catch((err) => {
       this.log.warn({ err: (err as Error).message }, 'could not hand back webhook runs; they will be rescued when the lease lapses');
       return 0;
     });
