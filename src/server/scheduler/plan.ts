@@ -120,9 +120,9 @@ export interface HeldOccurrence {
   kind: 'once' | 'cron';
   misfirePolicy: MisfirePolicy;
   /** the task's lateness limit (null: none) */
-  maxLatenessMs?: number | null;
+  maxLatenessMs: number | null;
   /** set on a redrive of a failed run: never judged by the lateness limit */
-  retryOf?: string | null;
+  retryOf: string | null;
 }
 
 export type FireDecision =
