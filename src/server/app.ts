@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
-import { defaultAuthConfig, defaultWebhookConfig, type Config } from './config.js';
+import { defaultAuthConfig, defaultWebhookConfig, parseOriginRates, type Config } from './config.js';
 import { setupAuth } from './api/auth.js';
 import { buildHttp } from './api/server.js';
 import { EventHub } from './events.js';
@@ -110,8 +110,14 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     retryBaseMs: webhookConfig.retryBaseMs,
     retryMaxMs: webhookConfig.retryMaxMs,
     concurrency: webhookConfig.concurrency,
+    perOrigin: Math.min(webhookConfig.concurrency, webhookConfig.originConcurrency),
+    rateLimits: parseOriginRates(webhookConfig.originRates),
+    circuitTripAfter: webhookConfig.circuitTripAfter,
+    circuitOpenMs: webhookConfig.circuitOpenMs,
     userAgent: `Sundial/${VERSION}`,
     inFlight,
+    notices,
+    snapshotMs: cfg.heartbeatMs,
   });
   // heartbeat and executor need each other (the gate, the held count): the executor is
   // read through a closure only once both exist
@@ -193,6 +199,15 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       metrics.inFlight.set(inFlight.count);
       metrics.heldBytes.set(inFlight.bytes);
       metrics.heldOccurrences.set(executor.held);
+      // a bounded label set: the 10 busiest origins by name, the rest as "other"
+      const origins = deliverer.snapshot();
+      for (const g of [metrics.webhookOriginQueued, metrics.webhookOriginInFlight, metrics.webhookOriginCircuitOpen]) g.reset();
+      origins.forEach((o, i) => {
+        const label = i < 10 ? o.origin : 'other';
+        metrics.webhookOriginQueued.inc({ origin: label }, o.queued);
+        metrics.webhookOriginInFlight.inc({ origin: label }, o.inFlight);
+        metrics.webhookOriginCircuitOpen.inc({ origin: label }, o.circuit === 'closed' ? 0 : 1);
+      });
       metrics.dueBacklog.set(await tasksDueCount(sql, clock.now()));
     },
   });

@@ -161,6 +161,7 @@ export function taskInsertFromCreate(body: TaskCreate, now: Date, idempotencyKey
     action: checkAction(body.action ?? { type: 'log' }, opts),
     misfirePolicy: body.misfirePolicy ?? 'fire_once',
     overlapPolicy: body.overlapPolicy ?? 'allow',
+    maxLatenessMs: body.maxLatenessMs ?? null,
     state: 'active',
     idempotencyKey,
     idempotencyHash: idempotencyKey ? requestHash(body) : null,
@@ -190,6 +191,7 @@ export function taskChangeFromPatch(body: TaskPatch, current: TaskRow, now: Date
   if (body.action !== undefined) change.action = checkAction(body.action, opts);
   if (body.misfirePolicy !== undefined) change.misfirePolicy = body.misfirePolicy;
   if (body.overlapPolicy !== undefined) change.overlapPolicy = body.overlapPolicy;
+  if (body.maxLatenessMs !== undefined) change.maxLatenessMs = body.maxLatenessMs;
   let cancelPending: string | undefined;
   let wake = false;
   if (body.schedule !== undefined) {

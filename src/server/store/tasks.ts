@@ -19,6 +19,8 @@ export interface TaskRow {
   action: Action;
   misfirePolicy: 'fire_once' | 'skip';
   overlapPolicy: 'allow' | 'skip';
+  /** null: no lateness limit */
+  maxLatenessMs: number | null;
   state: TaskStateRow;
   nextRunAt: Date | null;
   version: number;
@@ -54,9 +56,9 @@ export async function taskInsert(sql: Sql, t: TaskInsert, wake: boolean): Promis
   return sql.begin(async (tx) => {
     const rows = await tx<TaskRow[]>`
       insert into tasks (name, kind, run_at, cron_expression, timezone, start_at, end_at, payload,
-                         action, misfire_policy, overlap_policy, state, next_run_at, idempotency_key, idempotency_hash)
+                         action, misfire_policy, overlap_policy, max_lateness_ms, state, next_run_at, idempotency_key, idempotency_hash)
       values (${t.name}, ${t.kind}, ${t.runAt}, ${t.cronExpression}, ${t.timezone}, ${t.startAt}, ${t.endAt},
-              ${tx.json(t.payload as never)}, ${tx.json(t.action as never)}, ${t.misfirePolicy}, ${t.overlapPolicy}, ${t.state},
+              ${tx.json(t.payload as never)}, ${tx.json(t.action as never)}, ${t.misfirePolicy}, ${t.overlapPolicy}, ${t.maxLatenessMs}, ${t.state},
               ${t.nextRunAt}, ${t.idempotencyKey}, ${t.idempotencyHash})
       on conflict (idempotency_key) do nothing
       returning *`;
@@ -109,6 +111,7 @@ export interface TaskChange {
   action?: Action;
   misfirePolicy?: 'fire_once' | 'skip';
   overlapPolicy?: 'allow' | 'skip';
+  maxLatenessMs?: number | null;
   state?: TaskStateRow;
   nextRunAt?: Date | null;
 }
