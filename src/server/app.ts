@@ -38,6 +38,7 @@ export interface App {
 
 type Notice =
   | { t: 'task'; id: string; change: 'created' | 'updated' | 'deleted' | 'paused' | 'resumed' | 'triggered'; wake?: boolean; cancelled?: boolean }
+  | { t: 'tasks'; ids: string[]; change: 'deleted' | 'updated' }
   | { t: 'runs'; node: string; count: number }
   | { t: 'wake' };
 
@@ -68,6 +69,14 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     applicationName: `sundial:${config.nodeId}`,
     idleInTransactionTimeoutMs: cfg.leaseMs,
   });
+  // Claims, results and heartbeats have connections of their own: a bulk import filling the API's
+  // pool must not make what is due wait for a connection.
+  const engineSql = connect({
+    url: databaseUrl,
+    max: 6,
+    applicationName: `sundial:${config.nodeId}:engine`,
+    idleInTransactionTimeoutMs: cfg.leaseMs,
+  });
   let auth;
   let webhookSecrets: string[];
   try {
@@ -85,14 +94,15 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     }
   } catch (err) {
     await sql.end({ timeout: 1 });
+    await engineSql.end({ timeout: 1 });
     await embedded?.stop();
     throw err;
   }
 
-  const recorder = new Recorder(sql, config.nodeId, metrics, log, (count) => {
+  const recorder = new Recorder(engineSql, config.nodeId, metrics, log, (count) => {
     if (count) hub.publish({ type: 'runs', nodeId: config.nodeId, count });
   });
-  const deliverer = new WebhookDeliverer(sql, config.nodeId, clock, recorder, metrics, log, {
+  const deliverer = new WebhookDeliverer(engineSql, config.nodeId, clock, recorder, metrics, log, {
     secrets: webhookSecrets,
     allow,
     retryBaseMs: webhookConfig.retryBaseMs,
@@ -101,10 +111,10 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     userAgent: `Sundial/${VERSION}`,
   });
   const executor = new Executor(clock, recorder, metrics, log, cfg.misfireThresholdMs, deliverer);
-  const claimer = new Claimer(sql, config.nodeId, cfg, clock, executor, recorder, metrics, log, (count) =>
+  const claimer = new Claimer(engineSql, config.nodeId, cfg, clock, executor, recorder, metrics, log, (count) =>
     hub.publish({ type: 'runs', nodeId: config.nodeId, count }),
   );
-  const heartbeat = new Heartbeat(sql, config.nodeId, cfg.heartbeatMs, cfg.leaseMs, log);
+  const heartbeat = new Heartbeat(engineSql, config.nodeId, cfg.heartbeatMs, cfg.leaseMs, log);
   const housekeeper = new Housekeeper(sql, config.nodeId, cfg.runRetentionDays, log);
 
   // One LISTEN connection: wake-ups for the claimer, change hints for live views.
@@ -122,6 +132,9 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
       if (n.change === 'paused' || n.change === 'deleted' || (n.change === 'updated' && n.cancelled !== false)) executor.forgetTask(n.id);
       if (n.wake) claimer.wake();
       hub.publish({ type: 'tasks', taskId: n.id, change: n.change });
+    } else if (n.t === 'tasks') {
+      // occurrences these tasks had claimed were cancelled in the database
+      for (const id of n.ids) executor.forgetTask(id);
     } else if (n.t === 'runs' && n.node !== config.nodeId && n.count > 0) {
       hub.publish({ type: 'runs', nodeId: n.node, count: n.count });
     }
@@ -184,6 +197,7 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
       await nodeStop(sql, config.nodeId).catch(() => {});
       await listener.unlisten().catch(() => {});
       await sql.end({ timeout: 2 });
+      await engineSql.end({ timeout: 2 });
       await embedded?.stop();
       log.info({ held: unfired.length, released, webhooksHandedBack: handedBack, ms: Date.now() - t0 }, 'sundial node stopped');
     })());

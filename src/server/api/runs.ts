@@ -28,6 +28,7 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps) {
       const after = decodeCursor(q.cursor);
       const rows = await runList(sql, {
         taskId: q.taskId,
+        keyPrefix: q.keyPrefix,
         nodeId: q.nodeId,
         status: q.status,
         from: queryInstant(q.from, 'from'),

@@ -1,7 +1,7 @@
 // Every SQL statement about runs (occurrences and their execution log).
 import type { Sql } from './db.js';
 import type { Action, Delivery } from '../../shared/schemas.js';
-import { NOTIFY_CHANNEL, type TaskRow } from './tasks.js';
+import { keyRange, NOTIFY_CHANNEL, type TaskRow } from './tasks.js';
 
 export type RunStatusRow = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
@@ -9,6 +9,8 @@ export interface RunRow {
   id: string;
   taskId: string;
   taskName: string;
+  /** joined from the task; kept after it is deleted */
+  taskKey?: string | null;
   scheduledFor: Date;
   trigger: 'schedule' | 'manual';
   status: RunStatusRow;
@@ -304,7 +306,7 @@ export async function runInsertManual(sql: Sql, taskId: string): Promise<RunRow>
     const [run] = await tx<RunRow[]>`
       insert into runs (task_id, scheduled_for, trigger, status, reason)
       select id, now(), 'manual', 'pending', 'run now' from tasks where id = ${taskId} and state <> 'deleted'
-      returning *, (select name from tasks where id = ${taskId}) as task_name`;
+      returning *, (select name from tasks where id = ${taskId}) as task_name, (select key from tasks where id = ${taskId}) as task_key`;
     if (run) {
       await tx`select pg_notify(${NOTIFY_CHANNEL}, ${JSON.stringify({ t: 'task', id: taskId, change: 'triggered', wake: true })})`;
     }
@@ -314,6 +316,7 @@ export async function runInsertManual(sql: Sql, taskId: string): Promise<RunRow>
 
 export interface RunListFilter {
   taskId?: string;
+  keyPrefix?: string;
   nodeId?: string;
   status?: string;
   from?: Date;
@@ -322,10 +325,21 @@ export interface RunListFilter {
   after?: { scheduledFor: Date; id: string };
 }
 
+/**
+ * Runs whose task's key starts with `keyPrefix` are found through the two key indexes
+ * (live tasks, deleted tasks), so a departed user's history stays reachable.
+ */
 export async function runList(sql: Sql, f: RunListFilter): Promise<RunRow[]> {
+  const range = f.keyPrefix ? keyRange(f.keyPrefix) : null;
   return sql<RunRow[]>`
-    select r.*, t.name as task_name from runs r join tasks t on t.id = r.task_id
+    select r.*, t.name as task_name, t.key as task_key from runs r join tasks t on t.id = r.task_id
     where true
+      ${range ? sql`and r.task_id in (
+        select k.id from tasks k where k.state <> 'deleted' and k.key is not null
+          and (k.key collate "C") >= ${range[0]} and (k.key collate "C") < ${range[1]}
+        union all
+        select k.id from tasks k where k.state = 'deleted' and k.key is not null
+          and (k.key collate "C") >= ${range[0]} and (k.key collate "C") < ${range[1]})` : sql``}
       ${f.taskId ? sql`and r.task_id = ${f.taskId}` : sql``}
       ${f.nodeId ? sql`and r.node_id = ${f.nodeId}` : sql``}
       ${f.status ? sql`and r.status = ${f.status}` : sql``}
@@ -338,7 +352,7 @@ export async function runList(sql: Sql, f: RunListFilter): Promise<RunRow[]> {
 
 export async function runGet(sql: Sql, id: string): Promise<RunRow | undefined> {
   const [row] = await sql<RunRow[]>`
-    select r.*, t.name as task_name from runs r join tasks t on t.id = r.task_id where r.id = ${id}`;
+    select r.*, t.name as task_name, t.key as task_key from runs r join tasks t on t.id = r.task_id where r.id = ${id}`;
   return row;
 }
 
