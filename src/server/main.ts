@@ -1,6 +1,7 @@
 // `sundial serve`: one node. Several nodes with the same DATABASE_URL form a cluster.
 import { ConfigError, loadConfig, USAGE } from './config.js';
 import { startApp } from './app.js';
+import { StartupRefused } from './store/embedded-postgres.js';
 
 const SHUTDOWN_DEADLINE_MS = 9000;
 
@@ -26,7 +27,18 @@ export async function main(argv: string[]): Promise<void> {
     }
     throw err;
   }
-  const app = await startApp(config);
+  let app;
+  try {
+    app = await startApp(config);
+  } catch (err) {
+    if (err instanceof StartupRefused) {
+      // one line that says what to do, no stack trace
+      process.stderr.write(`sundial: ${err.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw err;
+  }
   let signals = 0;
   const shutdown = (signal: string) => {
     if (++signals > 1) {
