@@ -110,6 +110,7 @@ function int(name: string, raw: string | undefined, fallback: number, min = 1): 
 }
 
 export const USAGE = `Usage: sundial serve [options]
+       sundial tasks add|list|get|rm|import …   sundial runs …   (--help on each; docs/api.md)
 
 Options (each also read from the environment variable shown):
   --port <n>            PORT               HTTP port (default 8080)

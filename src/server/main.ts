@@ -11,6 +11,12 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
+  if (command === 'tasks' || command === 'runs') {
+    // the API client's commands (src/client/cli.ts), compiled by tsconfig.client.json
+    const cli = (await import(new URL('../client/cli.js', import.meta.url).href)) as { runCli(argv: string[]): Promise<number> };
+    process.exitCode = await cli.runCli(argv);
+    return;
+  }
   if (command !== 'serve') {
     process.stderr.write(`unknown command ${JSON.stringify(command ?? '')}\n\n${USAGE}`);
     process.exitCode = 2;
