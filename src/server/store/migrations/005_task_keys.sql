@@ -20,3 +20,9 @@ create table task_batches (
   response        jsonb not null,
   created_at      timestamptz not null default now()
 );
+
+-- The idempotency key is set on few tasks: index only those. The full unique
+-- constraint held an entry (NULL) for every task, an index write per row that a bulk
+-- load of a million tasks paid a million times.
+alter table tasks drop constraint tasks_idempotency_key_key;
+create unique index tasks_idempotency_key_uidx on tasks (idempotency_key) where idempotency_key is not null;
