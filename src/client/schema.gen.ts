@@ -26,8 +26,14 @@ export interface paths {
                         "application/json": {
                             nodes: {
                                 alive: boolean;
+                                /** @description PostgreSQL's clock minus this node's, measured at its heartbeats; the node fires by its clock corrected by this (null: not measured yet) */
+                                clockOffsetMs: number | null;
+                                /** @description half the round trip the offset was measured on: the most the correction can be off by, so the most a run can start early */
+                                clockUncertaintyMs: number | null;
                                 firedLastMinute: number;
                                 heartbeatAt: string;
+                                /** @description occurrences the node holds claimed ahead, as of its last heartbeat */
+                                held: number;
                                 host: string;
                                 id: string;
                                 pid: number;

@@ -11,7 +11,7 @@ import {
 } from '../store/tasks.js';
 import { runInsertManual } from '../store/runs.js';
 import type { Tx } from '../store/db.js';
-import { compileTaskCron } from '../scheduler/plan.js';
+import { scheduleCron } from '../time/schedule.js';
 import type { ApiDeps } from './server.js';
 import { assertTaskId, decodeCursor, encodeCursor, runOut, taskOut } from './serialize.js';
 import { replacePlan, requestHash, resumeChange, taskChangeFromPatch, taskInsertFromCreate } from './task-input.js';
@@ -313,7 +313,7 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
   function detail(t: TaskRow, req: FastifyRequest) {
       let upcoming: Date[] = [];
       if (t.nextRunAt && t.kind === 'cron') {
-        const cron = compileTaskCron({ cronExpression: t.cronExpression!, timezone: t.timezone, startAt: t.startAt, endAt: t.endAt });
+        const cron = scheduleCron(t);
         upcoming = [t.nextRunAt, ...cron.next(t.nextRunAt, 4)];
       } else if (t.nextRunAt) upcoming = [t.nextRunAt];
       return taskOut(t, upcoming, redact(req));

@@ -1,7 +1,8 @@
 // Every SQL statement about tasks. Functions are named entity + verb.
 import { randomUUID } from 'node:crypto';
 import type { Sql, Tx } from './db.js';
-import type { Action } from '../../shared/schemas.js';
+import type { Action, TaskChangeKind } from '../../shared/schemas.js';
+import { notify } from './notices.js';
 
 export type TaskKind = 'once' | 'cron';
 export type TaskStateRow = 'active' | 'paused' | 'completed' | 'deleted';
@@ -42,18 +43,6 @@ export type TaskWithLastRun = TaskRow & LastRunRow;
 /** What a create stores: the row minus what PostgreSQL assigns. */
 export type TaskInsert = Omit<TaskRow, 'id' | 'version' | 'createdAt' | 'updatedAt'>;
 
-/** Sent in the same transaction as the change: one NOTIFY per transaction, never per row. */
-export interface TaskNotice {
-  t: 'task';
-  id: string;
-  change: 'created' | 'updated' | 'deleted' | 'paused' | 'resumed' | 'triggered';
-  /** set when the change makes something due within the lookahead: claimers wake up */
-  wake?: boolean;
-  /** set when claimed, unfired occurrences were cancelled: nodes drop what they hold */
-  cancelled?: boolean;
-}
-
-export const NOTIFY_CHANNEL = 'sundial';
 
 /**
  * A new task's id: a UUID version 7 (RFC 9562: 48-bit Unix milliseconds, then random
@@ -76,17 +65,6 @@ const LAST_RUN = (sql: Sql) => sql`
     from runs r where r.task_id = t.id and r.status <> 'pending'
     order by r.scheduled_for desc, r.id desc limit 1
   ) lr on true`;
-
-/** Many tasks changed at once (a batch, a prefix delete): only the ids nodes must act on. */
-export interface TasksNotice {
-  t: 'tasks';
-  ids: string[];
-  change: 'deleted' | 'updated';
-}
-
-export async function taskNotify(sql: Tx, notice: TaskNotice | TasksNotice | { t: 'wake' }): Promise<void> {
-  await sql`select pg_notify(${NOTIFY_CHANNEL}, ${JSON.stringify(notice)})`;
-}
 
 export type TaskInsertResult =
   | { task: TaskRow; created: boolean; keyTaken?: undefined }
@@ -111,7 +89,7 @@ export async function taskInsert(sql: Sql, t: TaskInsert, wake: boolean): Promis
     const rows = wake
       ? await sql.begin(async (tx) => {
           const r = await insert(tx);
-          if (r[0]) await taskNotify(tx, { t: 'task', id: r[0].id, change: 'created', wake });
+          if (r[0]) await notify(tx, { t: 'task', id: r[0].id, change: 'created', wake });
           return r;
         })
       : await insert(sql);
@@ -229,7 +207,7 @@ export async function taskUpdate(
   sql: Sql,
   id: string,
   expectedVersion: number | undefined,
-  compute: (current: TaskRow) => { change: TaskChange; cancelPending?: string; notice: TaskNotice['change']; wake: boolean },
+  compute: (current: TaskRow) => { change: TaskChange; cancelPending?: string; notice: TaskChangeKind; wake: boolean },
 ): Promise<TaskUpdateResult> {
   return sql.begin(async (tx) => {
     const [current] = await tx<TaskRow[]>`select * from tasks where id = ${id} and state <> 'deleted' for update`;
@@ -250,11 +228,20 @@ export async function taskUpdate(
       where id = ${id}
       returning *`;
     if (cancelPending) {
+      // Occurrences claimed ahead whose time has not come are not history yet: they are
+      // removed, so a resume or a new schedule can claim the same instants again (the
+      // occurrence key would refuse them). Those already due are recorded as skipped.
       await tx`
+        with cancelled as (
+          select id, scheduled_for > now() as ahead from runs
+          where task_id = ${id} and status = 'pending' and trigger = 'schedule'
+        ), removed as (
+          delete from runs where id in (select id from cancelled where ahead)
+        )
         update runs set status = 'skipped', reason = ${cancelPending}, finished_at = now(), node_id = null
-        where task_id = ${id} and status = 'pending' and trigger = 'schedule'`;
+        where id in (select id from cancelled where not ahead)`;
     }
-    await taskNotify(tx, { t: 'task', id, change: notice, wake, cancelled: !!cancelPending });
+    await notify(tx, { t: 'task', id, change: notice, wake, cancelled: !!cancelPending });
     return { ok: true, task: task! } as const;
   });
 }
@@ -278,20 +265,17 @@ export async function taskDelete(sql: Sql, id: string, purge = false): Promise<b
       update runs set status = 'skipped', reason = 'task deleted', finished_at = now(), node_id = null
       where task_id = ${id} and status = 'pending'`;
     if (purge) await tx`update runs set deliveries = null where task_id = ${id} and deliveries is not null`;
-    await taskNotify(tx, { t: 'task', id, change: 'deleted' });
+    await notify(tx, { t: 'task', id, change: 'deleted', cancelled: true });
     return true;
   });
 }
-
-/** Ids per NOTIFY: a payload must stay under PostgreSQL's 8,000 bytes. */
-const IDS_PER_NOTICE = 150;
 
 /**
  * Deletes every live task whose key starts with `prefix`, `batch` tasks per
  * transaction so no transaction holds locks on 100,000 rows, until none is left.
  * Claimed, unfired occurrences are cancelled in the same transaction as their task,
- * and the nodes holding them are told (one notice per transaction, more only when
- * that many tasks had occurrences in hand).
+ * and the nodes holding them are told: a notice per task that had occurrences in hand,
+ * none for the others.
  */
 export async function tasksDeleteByKeyPrefix(
   sql: Sql,
@@ -317,10 +301,9 @@ export async function tasksDeleteByKeyPrefix(
         where task_id = any(${ids}::uuid[]) and status = 'pending'
         returning task_id`;
       if (opts.purge) await tx`update runs set deliveries = null where task_id = any(${ids}::uuid[]) and deliveries is not null`;
+      // the nodes holding those occurrences drop them (sent pipelined, delivered at commit)
       const heldIds = [...new Set(held.map((r) => r.taskId))];
-      for (let i = 0; i < heldIds.length; i += IDS_PER_NOTICE) {
-        await taskNotify(tx, { t: 'tasks', ids: heldIds.slice(i, i + IDS_PER_NOTICE), change: 'deleted' });
-      }
+      await Promise.all(heldIds.map((id) => notify(tx, { t: 'task', id, change: 'deleted', cancelled: true })));
       return deleted.length;
     });
     total += n;
@@ -333,10 +316,14 @@ export async function taskCountsByState(sql: Sql): Promise<Record<string, number
   return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
 }
 
-/** Tasks already due and not yet claimed, capped so a scrape stays cheap. */
-export async function tasksDueBacklog(sql: Sql, now: Date, cap = 100_000): Promise<number> {
+/**
+ * Tasks with an occurrence due by `until` and not yet claimed, counted up to `cap` so
+ * the count stays cheap (the due index, no more than `cap` entries). At `now` it is
+ * the backlog; at a horizon, the work a claimer shares out.
+ */
+export async function tasksDueCount(sql: Sql, until: Date, cap = 100_000): Promise<number> {
   const [row] = await sql<{ n: string }[]>`
-    select count(*) as n from (select 1 from tasks where next_run_at <= ${now} limit ${cap}) d`;
+    select count(*) as n from (select 1 from tasks where next_run_at <= ${until} limit ${cap}) d`;
   return Number(row?.n ?? 0);
 }
 
@@ -422,6 +409,7 @@ export async function tasksPut(
   let pending = items.map((_, i) => i);
   let wake = false;
   const cancelled: string[] = [];
+  const kept: string[] = [];
   for (let pass = 0; pending.length && pass < 3; pass++) {
     const keys = pending.map((i) => items[i]!.key).filter((k): k is string => k !== null);
     const held = new Map<string, TaskRow>();
@@ -455,7 +443,7 @@ export async function tasksPut(
       }
       updates.push({ i, id: current.id, row: change.row });
       results[i] = { id: current.id, outcome: 'replaced' };
-      if (change.rescheduled) cancelled.push(current.id);
+      (change.rescheduled ? cancelled : kept).push(current.id);
       if (change.row.nextRunAt && change.row.nextRunAt <= wakeBefore) wake = true;
     }
     if (refused.length) throw new PutRejected(refused);
@@ -495,18 +483,22 @@ export async function tasksPut(
     }
   }
   if (pending.length) throw new Error('task keys kept changing under a batch; retry');
-  let heldIds: string[] = [];
   if (cancelled.length) {
     const rows = await tx<{ taskId: string }[]>`
       update runs set status = 'skipped', reason = 'schedule changed', finished_at = now(), node_id = null
       where task_id = any(${cancelled}::uuid[]) and status = 'pending' and trigger = 'schedule'
       returning task_id`;
-    heldIds = [...new Set(rows.map((r) => r.taskId))];
+    const held = [...new Set(rows.map((r) => r.taskId))];
+    await Promise.all(held.map((id) => notify(tx, { t: 'task', id, change: 'updated', cancelled: true })));
   }
-  for (let i = 0; i < heldIds.length; i += IDS_PER_NOTICE) {
-    await taskNotify(tx, { t: 'tasks', ids: heldIds.slice(i, i + IDS_PER_NOTICE), change: 'updated' });
+  if (kept.length) {
+    // replaced, schedule unchanged: what nodes hold still fires, read again (new action, payload)
+    const rows = await tx<{ taskId: string }[]>`
+      select distinct task_id from runs where task_id = any(${kept}::uuid[]) and status = 'pending'`;
+    await Promise.all(rows.map((r) => notify(tx, { t: 'task', id: r.taskId, change: 'updated', cancelled: false })));
   }
-  if (wake) await taskNotify(tx, { t: 'wake' });
+  // one wake-up for the whole batch, and only when something is due within the lookahead
+  if (wake) await notify(tx, { t: 'wake' });
   return { results: results as PutResult[], wake };
 }
 
