@@ -1,4 +1,6 @@
 // Batch create, client keys, prefix list/count/cancel, all against a real node.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 
@@ -241,5 +243,46 @@ describe('resources returned as themselves', () => {
     const res = await call('POST', `/api/tasks/${c.body.id}/trigger`);
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ taskId: c.body.id, trigger: 'manual', status: 'pending' });
+  });
+});
+
+describe('cancel by prefix reaches what a node holds', () => {
+  it('occurrences already claimed by the node do not fire (no webhook request) after the prefix is deleted', async () => {
+    let hits = 0;
+    const receiver = createServer((_req, res) => {
+      hits++;
+      res.writeHead(204).end();
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const w = await startTestApp({ webhooks: { allow: '127.0.0.0/8' } });
+    try {
+      const post = (path: string, body: unknown, method = 'POST') =>
+        w.app.http.inject({ method: method as 'POST', url: path, headers: { 'content-type': 'application/json', prefer: 'return=minimal' }, payload: JSON.stringify(body) });
+      // a control task outside the prefix proves the receiver and the node work
+      const at = new Date(Date.now() + 4000).toISOString();
+      const tasks = Array.from({ length: 20 }, (_, i) => ({ name: `held ${i}`, key: `leaving/${i}`, schedule: { type: 'once', at }, action: { type: 'webhook', url } }));
+      tasks.push({ name: 'control', key: 'staying/1', schedule: { type: 'once', at }, action: { type: 'webhook', url } });
+      expect((await post('/api/tasks/batch', { tasks })).statusCode).toBe(201);
+      // wait until the node has claimed them (pending runs held in memory), before they are due
+      const deadline = Date.now() + 3500;
+      let pending = 0;
+      while (Date.now() < deadline) {
+        const [row] = await w.app.sql`select count(*)::int as n from runs r join tasks k on k.id = r.task_id where k.key like 'leaving/%' and r.status = 'pending'`;
+        pending = row!.n;
+        if (pending === 20) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(pending).toBe(20);
+      const del = await w.app.http.inject({ method: 'DELETE', url: '/api/tasks?keyPrefix=leaving/' });
+      expect(del.json()).toEqual({ cancelled: 20 });
+      await new Promise((r) => setTimeout(r, Date.parse(at) - Date.now() + 2000));
+      expect(hits).toBe(1); // the control task only
+      const rows = await w.app.sql`select r.status from runs r join tasks k on k.id = r.task_id where k.key like 'leaving/%'`;
+      expect(rows.map((r) => r.status)).toEqual(Array(20).fill('skipped'));
+    } finally {
+      await w.stop();
+      receiver.close();
+    }
   });
 });
