@@ -77,6 +77,14 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     applicationName: `sundial:${config.nodeId}`,
     idleInTransactionTimeoutMs: cfg.leaseMs,
   });
+  // Claims, results and heartbeats have connections of their own: a bulk import filling
+  // the API's pool must not make what is due wait for a connection.
+  const engineSql = connect({
+    url: databaseUrl,
+    max: 6,
+    applicationName: `sundial:${config.nodeId}:engine`,
+    idleInTransactionTimeoutMs: cfg.leaseMs,
+  });
   let auth;
   let webhookSecrets: string[];
   try {
@@ -94,6 +102,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     }
   } catch (err) {
     await sql.end({ timeout: 1 });
+    await engineSql.end({ timeout: 1 });
     await embedded?.stop();
     throw err;
   }
@@ -103,8 +112,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const publishRuns = (count: number) => {
     if (count) hub.publish({ type: 'runs', nodeId: config.nodeId, count });
   };
-  const recorder = new Recorder({ sql, nodeId: config.nodeId, clock, inFlight, metrics, log, drainMs: cfg.drainMs, onRecorded: publishRuns });
-  const deliverer = new WebhookDeliverer(sql, config.nodeId, clock, recorder, metrics, log, {
+  const recorder = new Recorder({ sql: engineSql, nodeId: config.nodeId, clock, inFlight, metrics, log, drainMs: cfg.drainMs, onRecorded: publishRuns });
+  const deliverer = new WebhookDeliverer(engineSql, config.nodeId, clock, recorder, metrics, log, {
     secrets: webhookSecrets,
     allow,
     retryBaseMs: webhookConfig.retryBaseMs,
@@ -124,7 +133,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   let executor: Executor | undefined;
   let claimer: Claimer | undefined;
   const heartbeat = new Heartbeat({
-    sql,
+    sql: engineSql,
     nodeId: config.nodeId,
     clock: baseClock,
     heartbeatMs: cfg.heartbeatMs,
@@ -149,7 +158,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     gate: heartbeat,
   });
   claimer = new Claimer({
-    sql,
+    sql: engineSql,
     nodeId: config.nodeId,
     config: cfg,
     clock,
@@ -237,6 +246,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       await nodeStop(sql, config.nodeId).catch(() => {});
       await notices.stop();
       await sql.end({ timeout: 2 });
+      await engineSql.end({ timeout: 2 });
       await embedded?.stop();
       log.info({ held: executor!.unfiredAtStop, released, webhooksHandedBack: deliverer.handedBack, ms: Date.now() - t0 }, 'sundial node stopped');
     })());
