@@ -18,6 +18,7 @@ import { rateLimitKey, registerAuth, type AuthSetup } from './auth.js';
 import { assertUsableInput } from './input-guard.js';
 import { runRoutes } from './runs.js';
 import { taskRoutes } from './tasks.js';
+import { upcomingRoutes } from './upcoming.js';
 import { webhookRoutes } from './webhooks.js';
 import { validationToApiError, validatorCompiler } from './validation.js';
 
@@ -224,6 +225,7 @@ export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
 
   taskRoutes(app, deps);
   runRoutes(app, deps);
+  upcomingRoutes(app, deps);
   webhookRoutes(app, deps);
 
   const webRoot = deps.webRoot ?? (existsSync(DEFAULT_WEB_ROOT + 'index.html') ? DEFAULT_WEB_ROOT : undefined);
