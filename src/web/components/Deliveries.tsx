@@ -1,5 +1,6 @@
-// A webhook run's HTTP attempts: a one-line summary in the run table, every attempt (status
-// or error, duration, node, the start of the response) in a popover.
+// A webhook run's HTTP attempts: a one-line summary in the run table (one mark per attempt,
+// red for a failure, so a run that failed three times reads at a glance), every attempt
+// (status or error, duration, node, the start of the response) in a popover.
 import { Anchor, Code, Group, Popover, Stack, Text } from '@mantine/core';
 import type { Delivery, Run } from '../../shared/schemas';
 import { Instant } from './Instant';
@@ -7,6 +8,26 @@ import { Instant } from './Instant';
 function outcome(d: Delivery): { text: string; ok: boolean } {
   if (d.statusCode !== undefined) return { text: `HTTP ${d.statusCode}`, ok: d.statusCode >= 200 && d.statusCode < 300 };
   return { text: d.error ?? 'no response', ok: false };
+}
+
+function AttemptMarks({ deliveries }: { deliveries: Delivery[] }) {
+  const shown = deliveries.slice(-8);
+  return (
+    <span aria-hidden="true" style={{ display: 'inline-flex', gap: 2, marginRight: 6, verticalAlign: 'middle' }}>
+      {shown.map((d) => (
+        <span
+          key={d.n}
+          data-attempt-ok={outcome(d).ok}
+          style={{
+            width: 7,
+            height: 12,
+            borderRadius: 2,
+            background: outcome(d).ok ? 'var(--mantine-color-teal-6)' : 'var(--mantine-color-red-6)',
+          }}
+        />
+      ))}
+    </span>
+  );
 }
 
 export function DeliveriesSummary({ run }: { run: Run }) {
@@ -17,7 +38,8 @@ export function DeliveriesSummary({ run }: { run: Run }) {
   return (
     <Popover width={380} position="bottom-end" withArrow shadow="md">
       <Popover.Target>
-        <Anchor component="button" type="button" size="xs" c={last.ok ? undefined : 'red'} ff="monospace" className="nowrap">
+        <Anchor component="button" type="button" size="xs" c={last.ok ? undefined : 'red'} ff="monospace" className="nowrap" aria-label={label}>
+          <AttemptMarks deliveries={deliveries} />
           {label}
         </Anchor>
       </Popover.Target>

@@ -53,7 +53,7 @@ function Counters({ stats }: { stats: Stats }) {
 
 function RecentRuns() {
   // Claimed runs wait as `pending` until their instant; the overview shows what already ran.
-  const runs = useRuns({ limit: 20 });
+  const runs = useRuns({ limit: 20 }, { section: 'executed' });
   if (runs.isPending) return <LoadingRows rows={4} height={28} />;
   if (runs.isError && !runs.data) return <Text size="sm" c="red">Could not load executions.</Text>;
   const ran = runs.data.items.filter((run) => run.status !== 'pending').slice(0, 8);
