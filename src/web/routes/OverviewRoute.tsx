@@ -1,14 +1,16 @@
 // Overview: the landing page. Counts, recent throughput and lag, the cluster at a glance,
 // and the latest executions.
 import { Link } from 'react-router-dom';
-import { Anchor, Card, Grid, Group, Paper, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { useState } from 'react';
+import { Anchor, Card, Grid, Group, Paper, SegmentedControl, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import type { Stats } from '../../shared/schemas';
 import { useCluster } from '../api/cluster';
 import { useRuns } from '../api/runs';
-import { useStats } from '../api/stats';
+import { useStats, useUpcoming } from '../api/stats';
 import { RunBadges } from '../components/Badges';
 import { Instant } from '../components/Instant';
 import { LagChart } from '../components/LagChart';
+import { UpcomingChart } from '../components/UpcomingChart';
 import { PageHeader } from '../components/PageHeader';
 import { Empty, ErrorState, LoadingRows, StaleNotice } from '../components/States';
 import { formatLag } from '../lib/time';
@@ -80,6 +82,40 @@ function RecentRuns() {
   );
 }
 
+function ComingUp() {
+  const [hours, setHours] = useState('6');
+  const upcoming = useUpcoming(Number(hours));
+  return (
+    <Card withBorder radius="md" padding="md">
+      <Group justify="space-between" mb="xs">
+        <Title order={3} size="h5">
+          What is coming: occurrences due per minute
+        </Title>
+        <SegmentedControl
+          size="xs"
+          value={hours}
+          onChange={setHours}
+          data={[
+            { value: '1', label: '1 h' },
+            { value: '6', label: '6 h' },
+            { value: '24', label: '24 h' },
+          ]}
+          aria-label="How far ahead"
+        />
+      </Group>
+      {upcoming.isPending ? (
+        <LoadingRows rows={1} height={190} />
+      ) : upcoming.isError && !upcoming.data ? (
+        <Text size="sm" c="red">
+          Could not load the upcoming load: {upcoming.error.message}
+        </Text>
+      ) : (
+        <UpcomingChart data={upcoming.data} />
+      )}
+    </Card>
+  );
+}
+
 function ClusterSummary() {
   const cluster = useCluster();
   if (!cluster.data) return <LoadingRows rows={2} height={24} />;
@@ -140,6 +176,9 @@ export function OverviewRoute() {
                 </Group>
                 <ClusterSummary />
               </Card>
+            </Grid.Col>
+            <Grid.Col span={12}>
+              <ComingUp />
             </Grid.Col>
             <Grid.Col span={12}>
               <Card withBorder radius="md" padding="md">
