@@ -8,7 +8,7 @@ import { formatInstant } from '../lib/time';
 import { formatCount, upcomingGeometry } from './upcomingChart';
 import { useTimeMode } from './TimeMode';
 
-const HEIGHT = 190;
+const HEIGHT = 170;
 
 function Swatch({ color, label }: { color: string; label: string }) {
   return (
@@ -75,7 +75,7 @@ export function UpcomingChart({ data }: { data: Upcoming }) {
         ))}
         {g.bars.map((b) =>
           b.once + b.recurring > 0 ? (
-            <g key={b.at} data-at={b.at} data-once={b.once} data-recurring={b.recurring}>
+            <g key={b.at} data-at={b.at} data-minutes={b.minutes} data-once={b.once} data-recurring={b.recurring}>
               <title>{`${span(b.minutes, b.at)}: ${b.once.toLocaleString()} one-time, ${b.recurring.toLocaleString()} recurring`}</title>
               {b.recurringHeight > 0 && <rect x={b.x} y={b.recurringY} width={b.width} height={Math.max(1, b.recurringHeight)} fill={recurringColor} />}
               {b.onceHeight > 0 && <rect x={b.x} y={b.onceY} width={b.width} height={Math.max(1, b.onceHeight)} fill={onceColor} />}
@@ -88,7 +88,7 @@ export function UpcomingChart({ data }: { data: Upcoming }) {
           </text>
         )}
         {g.xTicks.map((t, i) => (
-          <text key={i} x={t.x} y={HEIGHT - 6} textAnchor={i === 0 ? 'start' : 'middle'} fontSize="11" fill="var(--mantine-color-dimmed)" fontFamily="var(--mantine-font-family-monospace)">
+          <text key={i} x={t.x} y={HEIGHT - 6} textAnchor="middle" fontSize="11" fill="var(--mantine-color-dimmed)" fontFamily="var(--mantine-font-family-monospace)">
             {hhmm(t.at)}
           </text>
         ))}

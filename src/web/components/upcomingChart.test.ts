@@ -19,8 +19,9 @@ describe('upcoming chart geometry', () => {
   });
 
   it('merges minutes into wider bars on a narrow plot and keeps the sums', () => {
-    expect(mergeFactor(1440, 300)).toBe(15); // 96 bars of 3.1 px
-    expect(mergeFactor(360, 800)).toBe(2);
+    expect(mergeFactor(1440, 300, 3)).toBe(15); // 96 bars of 3.1 px
+    expect(mergeFactor(1440, 300)).toBe(10); // 144 bars of 2.1 px
+    expect(mergeFactor(360, 900)).toBe(1); // 6 h at 1280 px: a bar per minute
     const merged = mergeBuckets(buckets(10, { 3: [5, 1], 4: [2, 0] }), 5);
     expect(merged).toEqual([
       { at: new Date(from).toISOString(), minutes: 5, once: 7, recurring: 1 },
@@ -29,6 +30,12 @@ describe('upcoming chart geometry', () => {
     const g = upcomingGeometry(buckets(1440, { 700: [9, 0] }), 340, 200);
     expect(g.bars.length).toBe(Math.ceil(1440 / g.merge));
     expect(g.peak?.total).toBe(9);
+  });
+
+  it('puts the time ticks on round times', () => {
+    const g = upcomingGeometry(buckets(360), 900, 200); // from 06:00 UTC, 6 h
+    expect(g.xTicks.map((t) => t.at.slice(11, 16))).toEqual(['06:00', '07:00', '08:00', '09:00', '10:00', '11:00']);
+    expect(g.xTicks[1]!.x - g.xTicks[0]!.x).toBeCloseTo((60 * (g.plot.right - g.plot.left)) / 360);
   });
 
   it('has no peak when nothing is due', () => {

@@ -30,7 +30,7 @@ export interface UpcomingGeometry {
 }
 
 /** Minutes per bar so bars are at least `minBarPx` wide: 1, 2, 5, 10, 15, 30 or 60. */
-export function mergeFactor(buckets: number, plotWidth: number, minBarPx = 3): number {
+export function mergeFactor(buckets: number, plotWidth: number, minBarPx = 2): number {
   for (const m of [1, 2, 5, 10, 15, 30, 60]) if (plotWidth / Math.ceil(buckets / m) >= minBarPx) return m;
   return 60;
 }
@@ -83,7 +83,12 @@ export function upcomingGeometry(buckets: UpcomingBucket[], width: number, heigh
   let peak: UpcomingGeometry['peak'] = null;
   for (const b of merged) if (b.once + b.recurring > (peak?.total ?? 0)) peak = { at: b.at, total: b.once + b.recurring, minutes: b.minutes };
   const yTicks = [0, 0.5, 1].map((f) => ({ y: plot.bottom - h(yMax * f), value: yMax * f }));
-  const tickIdx = n === 0 ? [] : [...new Set([0, Math.floor(n / 4), Math.floor(n / 2), Math.floor((3 * n) / 4)])];
-  const xTicks = tickIdx.map((i) => ({ x: plot.left + i * step, at: merged[i]!.at }));
+  // Ticks on round times (whole hours in whole-hour zones), as many as fit 90 px apart.
+  const tickEvery = [15, 30, 60, 120, 180, 360, 720].find((m) => (buckets.length / m) * 90 <= plot.right - plot.left) ?? 720;
+  const xTicks = merged.flatMap((b, i) => {
+    const minute = Math.floor(Date.parse(b.at) / 60_000);
+    const first = Math.ceil(minute / tickEvery) * tickEvery;
+    return first < minute + b.minutes ? [{ x: plot.left + (i + (first - minute) / b.minutes) * step, at: new Date(first * 60_000).toISOString() }] : [];
+  });
   return { plot, yMax, yTicks, xTicks, bars, merge, peak };
 }

@@ -104,7 +104,7 @@ function ComingUp() {
         />
       </Group>
       {upcoming.isPending ? (
-        <LoadingRows rows={1} height={190} />
+        <LoadingRows rows={1} height={170} />
       ) : upcoming.isError && !upcoming.data ? (
         <Text size="sm" c="red">
           Could not load the upcoming load: {upcoming.error.message}
@@ -156,6 +156,9 @@ export function OverviewRoute() {
           {stats.isError && <StaleNotice error={stats.error} />}
           <Counters stats={stats.data} />
           <Grid gap="md">
+            <Grid.Col span={12}>
+              <ComingUp />
+            </Grid.Col>
             <Grid.Col span={{ base: 12, md: 8 }}>
               <Card withBorder radius="md" padding="md" h="100%">
                 <Title order={3} size="h5" mb="xs">
@@ -176,9 +179,6 @@ export function OverviewRoute() {
                 </Group>
                 <ClusterSummary />
               </Card>
-            </Grid.Col>
-            <Grid.Col span={12}>
-              <ComingUp />
             </Grid.Col>
             <Grid.Col span={12}>
               <Card withBorder radius="md" padding="md">
