@@ -184,8 +184,9 @@ describe('operator views in Chromium', () => {
       await phone.page.goto(`${node.url}/`);
       const day = phone.page.getByText('24 h', { exact: true });
       await day.scrollIntoViewIfNeeded();
+      const answered = phone.page.waitForResponse((r) => r.url().includes('/api/stats/upcoming?hours=24'));
       await day.click();
-      await phone.page.waitForResponse((r) => r.url().includes('/api/stats/upcoming?hours=24'));
+      await answered;
       await eventually(async () => Number(await phone.page.getByTestId('upcoming-peak').getAttribute('data-peak-total')) >= expected, 10_000);
       await phone.page.getByTestId('upcoming-chart').scrollIntoViewIfNeeded();
       await screenshot(phone.page, 'overview-upcoming-phone');
