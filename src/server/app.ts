@@ -20,7 +20,8 @@ import { migrate, pendingMigrations } from './store/migrate.js';
 import { dbPing, nodeRegister, nodeStop } from './store/nodes.js';
 import { runsRelease } from './store/runs.js';
 import { settingGetOrCreate } from './store/credentials.js';
-import { NOTIFY_CHANNEL, tasksDueBacklog } from './store/tasks.js';
+import { NoticeListener } from './store/notices.js';
+import { tasksDueBacklog } from './store/tasks.js';
 import { systemClock, type Clock } from './time/clock.js';
 import { VERSION } from './version.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
@@ -35,11 +36,6 @@ export interface App {
   readonly url: string;
   stop(): Promise<void>;
 }
-
-type Notice =
-  | { t: 'task'; id: string; change: 'created' | 'updated' | 'deleted' | 'paused' | 'resumed' | 'triggered'; wake?: boolean; cancelled?: boolean }
-  | { t: 'runs'; node: string; count: number }
-  | { t: 'wake' };
 
 export async function startApp(config: Config, opts: { clock?: Clock; logger?: Logger } = {}): Promise<App> {
   // synchronous: the last lines before process.exit (the drain summary) must not be lost
@@ -107,25 +103,19 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
   const heartbeat = new Heartbeat(sql, config.nodeId, cfg.heartbeatMs, cfg.leaseMs, log);
   const housekeeper = new Housekeeper(sql, config.nodeId, cfg.runRetentionDays, log);
 
-  // One LISTEN connection: wake-ups for the claimer, change hints for live views.
-  const listener = await sql.listen(NOTIFY_CHANNEL, (payload) => {
-    let n: Notice;
-    try {
-      n = JSON.parse(payload) as Notice;
-    } catch {
-      return;
-    }
-    if (n.t === 'wake') claimer.wake();
-    else if (n.t === 'task') {
-      // Drop held occurrences only when the change cancelled them in the database; an
-      // edit that leaves them pending (a new name, payload or action) must still fire them.
-      if (n.change === 'paused' || n.change === 'deleted' || (n.change === 'updated' && n.cancelled !== false)) executor.forgetTask(n.id);
-      if (n.wake) claimer.wake();
-      hub.publish({ type: 'tasks', taskId: n.id, change: n.change });
-    } else if (n.t === 'runs' && n.node !== config.nodeId && n.count > 0) {
-      hub.publish({ type: 'runs', nodeId: n.node, count: n.count });
-    }
+  const notices = new NoticeListener({ sql, log });
+  notices.subscribe('wake', () => claimer.wake());
+  notices.subscribe('task', (n) => {
+    // Held occurrences are dropped only when the change cancelled them in the database;
+    // an edit that leaves them pending (a new name, payload or action) still fires them.
+    if (n.cancelled) executor.forgetTask(n.id);
+    if (n.wake) claimer.wake();
+    hub.publish({ type: 'tasks', taskId: n.id, change: n.change });
   });
+  notices.subscribe('runs', (n) => {
+    if (n.node !== config.nodeId && n.count > 0) hub.publish({ type: 'runs', nodeId: n.node, count: n.count });
+  });
+  await notices.start();
 
   heartbeat.start();
   executor.start();
@@ -182,7 +172,7 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
       await housekeeper.stop();
       await heartbeat.stop();
       await nodeStop(sql, config.nodeId).catch(() => {});
-      await listener.unlisten().catch(() => {});
+      await notices.stop();
       await sql.end({ timeout: 2 });
       await embedded?.stop();
       log.info({ held: unfired.length, released, webhooksHandedBack: handedBack, ms: Date.now() - t0 }, 'sundial node stopped');

@@ -1,7 +1,8 @@
 // Every SQL statement about runs (occurrences and their execution log).
 import type { Sql } from './db.js';
 import type { Action, Delivery } from '../../shared/schemas.js';
-import { NOTIFY_CHANNEL, type TaskRow } from './tasks.js';
+import { notify, noticeSql } from './notices.js';
+import type { TaskRow } from './tasks.js';
 
 export type RunStatusRow = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
@@ -198,11 +199,9 @@ export async function runsComplete(sql: Sql, nodeId: string, results: RunResult[
           and coalesce(r.node_id, '') = ${nodeId}
           and coalesce(r.status, '') in ('pending', 'running')
         returning r.id
-      ), n as (
-        select pg_notify(${NOTIFY_CHANNEL}, json_build_object('t', 'runs', 'node', ${nodeId}::text,
-                                                             'count', (select count(*) from done))::text)
       )
-      select done.id from done, n`;
+      select id from done`;
+    if (rows.length) await notify(tx, { t: 'runs', node: nodeId, count: rows.length });
     return rows.map((r) => r.id);
   });
 }
@@ -250,7 +249,7 @@ export async function runsStartWebhook(
         and u.status in ('pending', 'running') and t.id = u.task_id
       returning u.status, t.name as task_name, t.action, t.payload, u.deliveries`;
     if (row?.status === 'skipped') {
-      await tx`select pg_notify(${NOTIFY_CHANNEL}, ${JSON.stringify({ t: 'runs', node: r.nodeId, count: 1 })})`;
+      await notify(tx, { t: 'runs', node: r.nodeId, count: 1 });
     }
     return row;
   });
@@ -285,7 +284,7 @@ export async function runsReleaseDeliveries(
       where r.id = v.id and r.attempt = v.attempt and r.node_id = ${nodeId} and r.status = 'running'
       returning r.id
     )
-    select count(*) as n, pg_notify(${NOTIFY_CHANNEL}, '{"t":"wake"}') from released`;
+    select count(*) as n, ${noticeSql(sql, { t: 'wake' })} from released`;
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -295,7 +294,7 @@ export async function runsRelease(sql: Sql, nodeId: string): Promise<number> {
     with released as (
       update runs set node_id = null where node_id = ${nodeId} and status = 'pending' returning id
     )
-    select count(*) as n, pg_notify(${NOTIFY_CHANNEL}, '{"t":"wake"}') from released`;
+    select count(*) as n, ${noticeSql(sql, { t: 'wake' })} from released`;
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -306,7 +305,7 @@ export async function runInsertManual(sql: Sql, taskId: string): Promise<RunRow>
       select id, now(), 'manual', 'pending', 'run now' from tasks where id = ${taskId} and state <> 'deleted'
       returning *, (select name from tasks where id = ${taskId}) as task_name`;
     if (run) {
-      await tx`select pg_notify(${NOTIFY_CHANNEL}, ${JSON.stringify({ t: 'task', id: taskId, change: 'triggered', wake: true })})`;
+      await notify(tx, { t: 'task', id: taskId, change: 'triggered', wake: true });
     }
     return run!;
   });
