@@ -63,11 +63,13 @@ function Reason({ run }: { run: RunView }) {
   const strong = run.status === 'skipped' || run.status === 'failed';
   return (
     <Group gap={6} wrap="nowrap" align="baseline" data-field="reason" title={run.reason ?? undefined}>
-      <Tooltip label={r.explain ?? r.label} withArrow multiline w={260} disabled={!r.explain}>
-        <Badge size="xs" radius="sm" variant={strong ? 'light' : 'outline'} color={TONE_COLOR[r.tone]} styles={{ label: { overflow: 'visible' } }}>
-          {r.label}
-        </Badge>
-      </Tooltip>
+      {r.label && (
+        <Tooltip label={r.explain ?? r.label} withArrow multiline w={260} disabled={!r.explain}>
+          <Badge size="xs" radius="sm" variant={strong ? 'light' : 'outline'} color={TONE_COLOR[r.tone]} styles={{ label: { overflow: 'visible' } }}>
+            {r.label}
+          </Badge>
+        </Tooltip>
+      )}
       {r.detail && (
         <Text size="xs" c={strong ? undefined : 'dimmed'} lineClamp={2}>
           {r.detail}
@@ -88,10 +90,13 @@ function RetryMarks({ run }: { run: RunView }) {
   );
 }
 
-function Note({ run }: { run: RunView }) {
+function Note({ run, onRetry }: { run: RunView; onRetry?: (run: RunView) => void }) {
   return (
     <Stack gap={4} align="flex-start">
-      <DeliveriesSummary run={run} />
+      <Group gap={8} wrap="nowrap">
+        <DeliveriesSummary run={run} />
+        <RetryButton run={run} onRetry={onRetry} />
+      </Group>
       <Reason run={run} />
       <RetryMarks run={run} />
     </Stack>
@@ -135,7 +140,7 @@ interface RunsTableProps {
 export function RunsTable({ runs, hideTask, onRetry }: RunsTableProps) {
   const fresh = useNewIds(runs);
   return (
-    <Table.ScrollContainer minWidth={hideTask ? 760 : 940}>
+    <Table.ScrollContainer minWidth={hideTask ? 760 : 900}>
       <Table verticalSpacing="xs" highlightOnHover aria-label="Executions">
         <Table.Thead>
           <Table.Tr>
@@ -150,7 +155,6 @@ export function RunsTable({ runs, hideTask, onRetry }: RunsTableProps) {
             <Table.Th>Status</Table.Th>
             <Table.Th>Node</Table.Th>
             <Table.Th>Attempts · note</Table.Th>
-            {onRetry && <Table.Th aria-label="Actions" />}
           </Table.Tr>
         </Table.Thead>
         <Table.Tbody>
@@ -176,14 +180,9 @@ export function RunsTable({ runs, hideTask, onRetry }: RunsTableProps) {
               <Table.Td>
                 <NodeId id={run.nodeId} />
               </Table.Td>
-              <Table.Td maw={260}>
-                <Note run={run} />
+              <Table.Td maw={300}>
+                <Note run={run} onRetry={onRetry} />
               </Table.Td>
-              {onRetry && (
-                <Table.Td ta="right">
-                  <RetryButton run={run} onRetry={onRetry} />
-                </Table.Td>
-              )}
             </Table.Tr>
           ))}
         </Table.Tbody>
@@ -218,9 +217,8 @@ export function RunCards({ runs, hideTask, onRetry }: RunsTableProps) {
               <Instant iso={run.startedAt} ms compact empty={startedEmpty(run)} />
             </Stack>
           </Group>
-          <Group justify="space-between" mt={6} wrap="nowrap" align="flex-end">
-            <Note run={run} />
-            <RetryButton run={run} onRetry={onRetry} />
+          <Group mt={6}>
+            <Note run={run} onRetry={onRetry} />
           </Group>
         </Card>
       ))}

@@ -10,9 +10,9 @@ describe('readableReason', () => {
     expect(readableReason('run now')).toMatchObject({ label: 'Run now', detail: null });
   });
 
-  it('reads an unknown kind as its own label, and nothing as null', () => {
-    expect(readableReason('throttled: origin circuit open')).toEqual({ label: 'throttled', detail: 'origin circuit open', tone: 'info' });
-    expect(readableReason('connection refused')).toEqual({ label: 'connection refused', detail: null, tone: 'info' });
+  it('keeps text of an unknown kind as written, and reads nothing as null', () => {
+    expect(readableReason('gave up after 2 attempts: HTTP 503')).toEqual({ label: null, detail: 'gave up after 2 attempts: HTTP 503', tone: 'info' });
+    expect(readableReason('connection refused')).toEqual({ label: null, detail: 'connection refused', tone: 'info' });
     expect(readableReason('  ')).toBeNull();
     expect(readableReason(null)).toBeNull();
   });

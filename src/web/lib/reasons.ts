@@ -6,7 +6,8 @@
 export type ReasonTone = 'skip' | 'late' | 'error' | 'info';
 
 export interface ReadableReason {
-  label: string;
+  /** a short label for a known kind; null for text the UI does not know, shown as written */
+  label: string | null;
   detail: string | null;
   tone: ReasonTone;
   /** what the label means, for a tooltip */
@@ -31,6 +32,5 @@ export function readableReason(reason: string | null | undefined): ReadableReaso
   const known = KINDS[kind];
   if (known) return { ...known, detail };
   if (/^fired \d+ s late$/.test(text)) return { ...KINDS['fired late']!, detail: text };
-  if (/^HTTP \d{3}$/.test(text)) return { label: text, detail: null, tone: 'info' };
-  return { label: colon > 0 ? text.slice(0, colon).trim() : text, detail, tone: 'info' };
+  return { label: null, detail: text, tone: 'info' };
 }
