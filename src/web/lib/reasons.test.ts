@@ -7,6 +7,7 @@ describe('readableReason', () => {
     expect(readableReason('misfired: skipped by policy')).toMatchObject({ label: 'Missed', detail: 'skipped by policy' });
     expect(readableReason('overlap: previous run still in progress')).toMatchObject({ label: 'Overlap', tone: 'skip' });
     expect(readableReason('fired 12 s late')).toMatchObject({ label: 'Late', detail: 'fired 12 s late' });
+    expect(readableReason('task deleted')).toMatchObject({ label: 'Cancelled', tone: 'skip' });
     expect(readableReason('run now')).toMatchObject({ label: 'Run now', detail: null });
   });
 

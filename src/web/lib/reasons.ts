@@ -25,6 +25,7 @@ const KINDS: Record<string, Omit<ReadableReason, 'detail'>> = {
 export function readableReason(reason: string | null | undefined): ReadableReason | null {
   const text = reason?.trim();
   if (!text) return null;
+  if (text === 'task deleted') return { label: 'Cancelled', detail: 'task deleted', tone: 'skip', explain: 'Its task was deleted or cancelled before this occurrence fired.' };
   if (text === 'run now') return { label: 'Run now', detail: null, tone: 'info', explain: 'Started by hand.' };
   const colon = text.indexOf(':');
   const kind = (colon > 0 ? text.slice(0, colon) : text).trim().toLowerCase();
