@@ -1,8 +1,9 @@
 // Cost of GET /api/stats/upcoming with many tasks: one-time tasks spread over the next
 // hours with a spike, recurring tasks on a realistic number of distinct schedules. Prints
-// the endpoint's latency (median and max of N requests, through HTTP on a real node), the
-// plans of its two statements, and — side by side in the same run — the projection with
-// grouping against the projection of every task on its own (what the grouping saves).
+// the cost of one computation (median and max of N, the node's own function on its own
+// pool), the latency of a shared answer through HTTP on a real node, the plans of its two
+// statements, and — side by side in the same run — the projection with grouping against
+// the projection of every task on its own (what the grouping saves).
 //
 //   npm run build:server && npx tsx bench/upcoming.ts [--once 500000] [--cron 500000] [--requests 10]
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,7 +19,7 @@ type Upcoming = typeof import('../src/server/api/upcoming.js');
 type Store = typeof import('../src/server/store/upcoming.js');
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { startEmbeddedPostgres, freePort } = (await import(join(ROOT, 'dist/server/store/embedded-postgres.js'))) as Embedded;
-const { projectRecurring } = (await import(join(ROOT, 'dist/server/api/upcoming.js'))) as Upcoming;
+const { projectRecurring, upcomingCompute } = (await import(join(ROOT, 'dist/server/api/upcoming.js'))) as Upcoming;
 const { tasksCronGroupBySchedule } = (await import(join(ROOT, 'dist/server/store/upcoming.js'))) as Store;
 
 const { values } = parseArgs({ options: { once: { type: 'string', default: '500000' }, cron: { type: 'string', default: '500000' }, requests: { type: 'string', default: '10' } } });
@@ -43,7 +44,8 @@ try {
   });
   const url = `http://127.0.0.1:${port}`;
   while (!(await fetch(`${url}/readyz`).then((r) => r.ok, () => false))) await sleep(100);
-  const sql = postgres(pg.url, { max: 2, onnotice: () => {} });
+  // the node's own column transform: the store functions read camelCased rows
+  const sql = postgres(pg.url, { max: 4, onnotice: () => {}, transform: { column: { from: postgres.toCamel } } });
 
   // One-time: spread uniformly over 10 min .. 6 h from now, plus a tenth of them in one minute (the 09:00 spike).
   const spikeAt = new Date(Math.floor((Date.now() + 2 * 60 * MINUTE) / MINUTE) * MINUTE + 5_000);
@@ -67,18 +69,24 @@ try {
 
   for (const hours of [6, 24]) {
     const times: number[] = [];
-    let body: { buckets: { at: string; once: number; recurring: number }[]; scheduleGroups: number; unprojectedTasks: number } | undefined;
+    let body: Awaited<ReturnType<typeof upcomingCompute>> | undefined;
     for (let i = 0; i < REQUESTS; i++) {
       const start = performance.now();
-      const res = await fetch(`${url}/api/stats/upcoming?hours=${hours}`);
-      body = (await res.json()) as typeof body;
+      body = await upcomingCompute(sql, Date.now(), hours);
       times.push(performance.now() - start);
     }
     const once = body!.buckets.reduce((n, b) => n + b.once, 0);
     const recurring = body!.buckets.reduce((n, b) => n + b.recurring, 0);
     const peak = body!.buckets.reduce((p, b) => (b.once + b.recurring > p.once + p.recurring ? b : p));
+    const http: number[] = [];
+    for (let i = 0; i < REQUESTS; i++) {
+      const start = performance.now();
+      await (await fetch(`${url}/api/stats/upcoming?hours=${hours}`)).json();
+      http.push(performance.now() - start);
+    }
     log(
-      `hours=${hours}: median ${median(times).toFixed(0)} ms, max ${Math.max(...times).toFixed(0)} ms over ${REQUESTS} requests; ` +
+      `hours=${hours}: one computation median ${median(times).toFixed(0)} ms, max ${Math.max(...times).toFixed(0)} ms over ${REQUESTS}; ` +
+        `HTTP first ${http[0]!.toFixed(0)} ms, then shared median ${median(http.slice(1)).toFixed(1)} ms; ` +
         `${once.toLocaleString()} one-time + ${recurring.toLocaleString()} recurring occurrences, ${body!.scheduleGroups} schedule groups, ` +
         `${body!.unprojectedTasks} unprojected; peak ${(peak.once + peak.recurring).toLocaleString()} at ${peak.at}`,
     );

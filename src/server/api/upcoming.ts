@@ -3,10 +3,18 @@
 // recurring tasks are grouped by schedule there and each distinct schedule is projected
 // once here and multiplied by the number of tasks that share it. The work per request is
 // bounded by UPCOMING_LIMITS, not by the number of tasks.
+//
+// Its cost is still one scan of the active recurring tasks and one index range over the
+// one-time tasks due in the window: ~2 s of database time with 2,000,000 tasks (measured,
+// bench/upcoming.ts). So answers are shared: concurrent requests wait for one computation,
+// and an answer is reused for up to 10 s, or 1 s once a task has changed anywhere in the
+// cluster (the event hub relays every node's task notices). However many dashboards are
+// open, a node computes it at most once a second.
 import type { FastifyInstance } from 'fastify';
 import { ErrorBody, Upcoming, UpcomingQuery, UPCOMING_LIMITS, type UpcomingBucket } from '../../shared/schemas.js';
 import { tasksCronGroupBySchedule, tasksOnceCountByMinute, type CronScheduleGroup } from '../store/upcoming.js';
 import { compileCron } from '../time/cron.js';
+import type { Sql } from '../store/db.js';
 import type { ApiDeps } from './server.js';
 
 const MINUTE = 60_000;
@@ -68,8 +76,64 @@ export function projectRecurring(
   return { perBucket, unprojectedTasks, occurrences };
 }
 
+const FRESH_MS = 10_000;
+const FRESH_AFTER_CHANGE_MS = 1_000;
+
+interface Shared {
+  computedAt: number;
+  /** a task changed after this answer was computed */
+  dirty: boolean;
+  value: Promise<Upcoming>;
+}
+
+/** The answer at `now`, computed afresh: two statements and the bounded projection. */
+export async function upcomingCompute(sql: Sql, now: number, hours: number): Promise<Upcoming> {
+  const from = Math.floor(now / MINUTE) * MINUTE;
+  const to = from + hours * 60 * MINUTE;
+  const [once, cron] = await Promise.all([
+    tasksOnceCountByMinute(sql, new Date(now), new Date(to)),
+    tasksCronGroupBySchedule(sql, UPCOMING_LIMITS.maxScheduleGroups),
+  ]);
+  const projection = projectRecurring(cron.groups, { from, now, to, maxOccurrences: UPCOMING_LIMITS.maxOccurrences });
+  const onceBy = new Map(once.map((o) => [Math.floor((o.minute.getTime() - from) / MINUTE), o.n]));
+  const buckets: UpcomingBucket[] = projection.perBucket.map((recurring, i) => ({
+    at: new Date(from + i * MINUTE).toISOString(),
+    once: onceBy.get(i) ?? 0,
+    recurring,
+  }));
+  const outsideGroups = cron.total - cron.groups.reduce((n, g) => n + g.tasks, 0);
+  return {
+    from: new Date(from).toISOString(),
+    bucketMinutes: 1 as const,
+    buckets,
+    scheduleGroups: cron.groups.length,
+    unprojectedTasks: projection.unprojectedTasks + outsideGroups,
+  };
+}
+
 export function upcomingRoutes(app: FastifyInstance, deps: ApiDeps) {
   const { sql } = deps;
+  const shared = new Map<number, Shared>();
+  const unsubscribe = deps.hub.subscribe((event) => {
+    if (event.type === 'tasks') for (const entry of shared.values()) entry.dirty = true;
+  });
+  app.addHook('onClose', async () => unsubscribe());
+
+  const answer = (hours: number): Promise<Upcoming> => {
+    const now = deps.clock.now().getTime();
+    const entry = shared.get(hours);
+    const age = entry ? now - entry.computedAt : Infinity;
+    // the minute turned: the first bucket is no longer the current minute
+    const sameMinute = entry ? Math.floor(entry.computedAt / MINUTE) === Math.floor(now / MINUTE) : false;
+    if (entry && sameMinute && age < (entry.dirty ? FRESH_AFTER_CHANGE_MS : FRESH_MS)) return entry.value;
+    const value = upcomingCompute(sql, now, hours);
+    const next: Shared = { computedAt: now, dirty: false, value };
+    shared.set(hours, next);
+    // a failed computation is not shared: the next request tries again
+    value.catch(() => shared.get(hours) === next && shared.delete(hours));
+    return value;
+  };
+
   app.get<{ Querystring: UpcomingQuery }>(
     '/api/stats/upcoming',
     {
@@ -80,30 +144,6 @@ export function upcomingRoutes(app: FastifyInstance, deps: ApiDeps) {
         response: { 200: Upcoming, 400: ErrorBody },
       },
     },
-    async (req) => {
-      const hours = req.query.hours ?? 6;
-      const now = deps.clock.now().getTime();
-      const from = Math.floor(now / MINUTE) * MINUTE;
-      const to = from + hours * 60 * MINUTE;
-      const [once, cron] = await Promise.all([
-        tasksOnceCountByMinute(sql, new Date(now), new Date(to)),
-        tasksCronGroupBySchedule(sql, UPCOMING_LIMITS.maxScheduleGroups),
-      ]);
-      const projection = projectRecurring(cron.groups, { from, now, to, maxOccurrences: UPCOMING_LIMITS.maxOccurrences });
-      const onceBy = new Map(once.map((o) => [Math.floor((o.minute.getTime() - from) / MINUTE), o.n]));
-      const buckets: UpcomingBucket[] = projection.perBucket.map((recurring, i) => ({
-        at: new Date(from + i * MINUTE).toISOString(),
-        once: onceBy.get(i) ?? 0,
-        recurring,
-      }));
-      const outsideGroups = cron.total - cron.groups.reduce((n, g) => n + g.tasks, 0);
-      return {
-        from: new Date(from).toISOString(),
-        bucketMinutes: 1 as const,
-        buckets,
-        scheduleGroups: cron.groups.length,
-        unprojectedTasks: projection.unprojectedTasks + outsideGroups,
-      };
-    },
+    async (req) => answer(req.query.hours ?? 6),
   );
 }
