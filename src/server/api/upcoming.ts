@@ -12,7 +12,7 @@
 // requests wait for one computation, and an answer is reused for up to 10 s, or 1 s once a
 // task has changed anywhere in the cluster (the event hub relays every node's task
 // notices); a shared answer came back in 14–43 ms. However many dashboards are
-// open, a node computes it at most once a second.
+// open, a node computes each window (1, 6, 24 h) at most once a second.
 import type { FastifyInstance } from 'fastify';
 import { ErrorBody, Upcoming, UpcomingQuery, UPCOMING_LIMITS, type UpcomingBucket } from '../../shared/schemas.js';
 import { tasksCronGroupBySchedule, tasksOnceCountByMinute, type CronScheduleGroup } from '../store/upcoming.js';
