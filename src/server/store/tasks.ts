@@ -148,9 +148,18 @@ export async function taskUpdate(
       where id = ${id}
       returning *`;
     if (cancelPending) {
+      // Occurrences claimed ahead whose time has not come are not history yet: they are
+      // removed, so a resume or a new schedule can claim the same instants again (the
+      // occurrence key would refuse them). Those already due are recorded as skipped.
       await tx`
+        with cancelled as (
+          select id, scheduled_for > now() as ahead from runs
+          where task_id = ${id} and status = 'pending' and trigger = 'schedule'
+        ), removed as (
+          delete from runs where id in (select id from cancelled where ahead)
+        )
         update runs set status = 'skipped', reason = ${cancelPending}, finished_at = now(), node_id = null
-        where task_id = ${id} and status = 'pending' and trigger = 'schedule'`;
+        where id in (select id from cancelled where not ahead)`;
     }
     await notify(tx, { t: 'task', id, change: notice, wake, cancelled: !!cancelPending });
     return { ok: true, task: task! } as const;
@@ -178,10 +187,14 @@ export async function taskCountsByState(sql: Sql): Promise<Record<string, number
   return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
 }
 
-/** Tasks already due and not yet claimed, capped so a scrape stays cheap. */
-export async function tasksDueBacklog(sql: Sql, now: Date, cap = 100_000): Promise<number> {
+/**
+ * Tasks with an occurrence due by `until` and not yet claimed, counted up to `cap` so
+ * the count stays cheap (the due index, no more than `cap` entries). At `now` it is
+ * the backlog; at a horizon, the work a claimer shares out.
+ */
+export async function tasksDueCount(sql: Sql, until: Date, cap = 100_000): Promise<number> {
   const [row] = await sql<{ n: string }[]>`
-    select count(*) as n from (select 1 from tasks where next_run_at <= ${now} limit ${cap}) d`;
+    select count(*) as n from (select 1 from tasks where next_run_at <= ${until} limit ${cap}) d`;
   return Number(row?.n ?? 0);
 }
 
