@@ -143,6 +143,15 @@ describe('operator views in Chromium', () => {
     const skipped = page.locator('tr[data-status="skipped"]');
     expect(await skipped.locator('[data-field="reason"]').innerText()).toMatch(/Expired\s+95 s late, maxLatenessMs 60000/i);
     expect(await skipped.locator('[data-field="startedAt"]').innerText()).toBe('not run');
+
+    const dark = await newPage(browser, { colorScheme: 'dark' });
+    try {
+      await dark.page.goto(`${node.url}/executions?taskId=${task!.id}`);
+      await dark.page.locator('tr[data-status="skipped"] [data-field="reason"]').waitFor();
+      await screenshot(dark.page, 'executions-dark');
+    } finally {
+      await dark.context.close();
+    }
   }, 30_000);
 
   it('draws the spike of one-time tasks that the test created on the upcoming-load chart', async () => {
@@ -210,11 +219,15 @@ describe('operator views in Chromium', () => {
     await row.getByRole('button', { name: 'HTTP 503 · 2 attempts' }).waitFor();
     await screenshot(page, 'executions-failed');
     flaky.down = false; // the receiver is back
-    await row.getByRole('button', { name: /^Retry run/ }).click();
+    // by keyboard: focus the row's Retry button, Enter opens the confirmation, whose
+    // focused button is "Retry now", and Enter confirms
+    await row.getByRole('button', { name: /^Retry run/ }).focus();
+    await page.keyboard.press('Enter');
     const dialog = page.getByRole('dialog', { name: 'Retry this delivery?' });
     await dialog.getByText('failed after 2 attempts (last: HTTP 503)').waitFor();
     const retried = page.waitForResponse((r) => r.url().endsWith(`/api/runs/${failed.id}/retry`) && r.request().method() === 'POST');
-    await dialog.getByRole('button', { name: 'Retry now' }).click();
+    await eventually(async () => (await dialog.getByRole('button', { name: 'Retry now' }).evaluate((b) => b === document.activeElement)), 5_000);
+    await page.keyboard.press('Enter');
     const response = await retried;
     expect(response.status()).toBe(201);
     const created = (await response.json()) as Run & { retryOf: string };

@@ -65,7 +65,7 @@ function Reason({ run }: { run: RunView }) {
     <Group gap={6} wrap="nowrap" align="baseline" data-field="reason" title={run.reason ?? undefined}>
       {r.label && (
         <Tooltip label={r.explain ?? r.label} withArrow multiline w={260} disabled={!r.explain}>
-          <Badge size="xs" radius="sm" variant={strong ? 'light' : 'outline'} color={TONE_COLOR[r.tone]} styles={{ label: { overflow: 'visible' } }}>
+          <Badge size="xs" radius="sm" variant={strong ? 'light' : 'outline'} color={TONE_COLOR[r.tone]} styles={{ label: { overflow: 'visible' } }} style={{ flexShrink: 0 }}>
             {r.label}
           </Badge>
         </Tooltip>

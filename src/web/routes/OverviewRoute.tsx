@@ -47,8 +47,8 @@ function Counters({ stats }: { stats: Stats }) {
       <StatCard label="Active tasks" value={tasks.active} hint={`${tasks.paused} paused · ${tasks.completed} completed`} to="/tasks?state=active" />
       <StatCard label="Runs, last minute" value={runs.lastMinute} hint="across all nodes" to="/executions" />
       <StatCard label="Runs in total" value={runs.total.toLocaleString()} hint={`${runs.pending} pending`} to="/executions" />
-      <StatCard label="Failed" value={runs.failed} color={runs.failed > 0 ? 'red' : undefined} to="/executions?status=failed" />
-      <StatCard label="Skipped" value={runs.skipped} color={runs.skipped > 0 ? 'orange' : undefined} hint="missed while down" to="/executions?status=skipped" />
+      <StatCard label="Failed" value={runs.failed} color={runs.failed > 0 ? 'red' : undefined} hint="last 24 h" to="/executions?status=failed" />
+      <StatCard label="Skipped" value={runs.skipped} color={runs.skipped > 0 ? 'orange' : undefined} hint="last 24 h: missed, expired, overlapping" to="/executions?status=skipped" />
     </SimpleGrid>
   );
 }

@@ -45,7 +45,7 @@ function failureRate(t: Target): string {
 function FailedLink({ origin, failures }: { origin: string; failures: number }) {
   return (
     <Anchor component={Link} to={`/executions?status=failed&origin=${encodeURIComponent(origin)}`} size="sm" className="nowrap" aria-label={`Failed runs of ${origin}`}>
-      {failures > 0 ? 'Failed runs' : 'Runs'} →
+      Failed runs{failures > 0 ? '' : ' (none)'} →
     </Anchor>
   );
 }

@@ -132,7 +132,7 @@ export function TasksRoute() {
             value={keyPrefixParam}
             onChange={(e) => setParam('keyPrefix', e.currentTarget.value)}
             style={{ flex: '1 1 180px' }}
-            ff="monospace"
+            styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
             type="search"
           />
           <Select
