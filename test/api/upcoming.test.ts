@@ -71,6 +71,24 @@ describe('GET /api/stats/upcoming', () => {
     }
   });
 
+  it('shares one answer between requests, and a task created since shows within about a second', async () => {
+    const [a, b] = await Promise.all([upcoming('?hours=3'), upcoming('?hours=3')]);
+    expect(a.body).toEqual(b.body);
+    const at = new Date(Math.floor((Date.now() + 90 * MINUTE) / MINUTE) * MINUTE + 1_000);
+    const count = (u: Upcoming) => u.buckets.find((x) => Date.parse(x.at) === at.getTime() - 1_000)?.once ?? 0;
+    const before = count(a.body as Upcoming);
+    await create({ name: 'new since', schedule: { type: 'once', at: at.toISOString() } });
+    // the node's own task notice marks the shared answer stale; then it lives at most 1 s
+    const started = Date.now();
+    let seen = before;
+    while (seen === before && Date.now() - started < 5_000) {
+      seen = count((await upcoming('?hours=3')).body as Upcoming);
+      if (seen === before) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(seen).toBe(before + 1);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
   it('refuses hours outside 1–24, naming the field', async () => {
     for (const q of ['?hours=0', '?hours=25', '?hours=abc', '?days=1']) {
       const { status, body } = await upcoming(q);
