@@ -3,7 +3,7 @@
 // tabbing through every cell), and optionally "in 4 min" beneath it.
 import { Stack, Text, Tooltip, type MantineSize } from '@mantine/core';
 import { browserTimeZone, formatInstant, formatRelative } from '../lib/time';
-import { useNow } from '../lib/useNow';
+import { useNow, useNowMinute } from '../lib/useNow';
 import { useTimeMode } from './TimeMode';
 
 interface InstantProps {
@@ -16,9 +16,21 @@ interface InstantProps {
   empty?: string;
 }
 
-export function Instant({ iso, ms, relative, compact, size = 'sm', empty = '—' }: InstantProps) {
+export function Instant(props: InstantProps) {
+  // Only a relative time needs the second; a compact one needs the day.
+  return props.relative ? <RelativeInstant {...props} /> : <PlainInstant {...props} />;
+}
+
+function RelativeInstant(props: InstantProps) {
+  return <InstantAt {...props} now={useNow()} />;
+}
+
+function PlainInstant(props: InstantProps) {
+  return <InstantAt {...props} now={useNowMinute()} />;
+}
+
+function InstantAt({ iso, ms, relative, compact, size = 'sm', empty = '—', now }: InstantProps & { now: number }) {
   const { mode } = useTimeMode();
-  const now = useNow();
   if (!iso) {
     return (
       <Text size={size} c="dimmed">
