@@ -1,7 +1,7 @@
 // The execution log. Rows that arrive while the table is on screen flash once, so a live
 // update is visible without reading every timestamp. The lag (start − scheduled, the moment
 // the work really began) sits beside the scheduled time; a row not from today shows its date.
-import { useRef } from 'react';
+import { memo, useRef } from 'react';
 import { Link } from 'react-router-dom';
 import { Badge, Button, Card, Group, Stack, Table, Text, Tooltip } from '@mantine/core';
 import { isRetryable, type RunView } from '../api/runs';
@@ -137,6 +137,40 @@ interface RunsTableProps {
   onRetry?: (run: RunView) => void;
 }
 
+/**
+ * One row, memoised: TanStack Query keeps the objects of unchanged runs identical across
+ * refetches, so a live update renders only the rows that arrived or changed.
+ */
+const RunRow = memo(function RunRow({ run, fresh, hideTask, onRetry }: { run: RunView; fresh: boolean; hideTask?: boolean; onRetry?: (run: RunView) => void }) {
+  return (
+    <Table.Tr className={fresh ? 'row-new' : undefined} data-run-id={run.id} data-status={run.status}>
+      {!hideTask && (
+        <Table.Td maw={220} miw={120}>
+          <TaskCell run={run} />
+        </Table.Td>
+      )}
+      <Table.Td data-field="scheduledFor">
+        <Instant iso={run.scheduledFor} ms compact />
+      </Table.Td>
+      <Table.Td>
+        <Lag run={run} />
+      </Table.Td>
+      <Table.Td data-field="startedAt">
+        <Instant iso={run.startedAt} ms compact empty={startedEmpty(run)} />
+      </Table.Td>
+      <Table.Td>
+        <RunBadges run={run} />
+      </Table.Td>
+      <Table.Td>
+        <NodeId id={run.nodeId} />
+      </Table.Td>
+      <Table.Td maw={300}>
+        <Note run={run} onRetry={onRetry} />
+      </Table.Td>
+    </Table.Tr>
+  );
+});
+
 export function RunsTable({ runs, hideTask, onRetry }: RunsTableProps) {
   const fresh = useNewIds(runs);
   return (
@@ -159,31 +193,7 @@ export function RunsTable({ runs, hideTask, onRetry }: RunsTableProps) {
         </Table.Thead>
         <Table.Tbody>
           {runs.map((run) => (
-            <Table.Tr key={run.id} className={fresh.has(run.id) ? 'row-new' : undefined} data-run-id={run.id} data-status={run.status}>
-              {!hideTask && (
-                <Table.Td maw={220} miw={120}>
-                  <TaskCell run={run} />
-                </Table.Td>
-              )}
-              <Table.Td data-field="scheduledFor">
-                <Instant iso={run.scheduledFor} ms compact />
-              </Table.Td>
-              <Table.Td>
-                <Lag run={run} />
-              </Table.Td>
-              <Table.Td data-field="startedAt">
-                <Instant iso={run.startedAt} ms compact empty={startedEmpty(run)} />
-              </Table.Td>
-              <Table.Td>
-                <RunBadges run={run} />
-              </Table.Td>
-              <Table.Td>
-                <NodeId id={run.nodeId} />
-              </Table.Td>
-              <Table.Td maw={300}>
-                <Note run={run} onRetry={onRetry} />
-              </Table.Td>
-            </Table.Tr>
+            <RunRow key={run.id} run={run} fresh={fresh.has(run.id)} hideTask={hideTask} onRetry={onRetry} />
           ))}
         </Table.Tbody>
       </Table>
