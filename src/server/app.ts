@@ -19,7 +19,7 @@ import { connect, type Sql } from './store/db.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './store/embedded-postgres.js';
 import { migrate, pendingMigrations } from './store/migrate.js';
 import { databasePing, nodeRegister, nodeStop } from './store/nodes.js';
-import { runsRelease, runsStillOwned } from './store/runs.js';
+import { runsRelease } from './store/runs.js';
 import { settingGetOrCreate } from './store/credentials.js';
 import { NoticeListener } from './store/notices.js';
 import { tasksDueCount } from './store/tasks.js';
@@ -108,6 +108,7 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
   // heartbeat and executor need each other (the gate, the held count): the executor is
   // read through a closure only once both exist
   let executor: Executor | undefined;
+  let claimer: Claimer | undefined;
   const heartbeat = new Heartbeat({
     sql,
     nodeId: config.nodeId,
@@ -120,14 +121,7 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     onOffset: (offsetMs) => {
       if (correctClock) clock.offsetMs = offsetMs;
     },
-    onLeaseLapsed: async () => {
-      if (!executor) return;
-      const held = executor.heldRuns();
-      const mine = await runsStillOwned(sql, config.nodeId, held);
-      const lost = new Set(held.filter((r) => !mine.has(r.id)).map((r) => r.id));
-      if (lost.size) log.warn({ lost: lost.size }, 'held runs taken over by other nodes while our lease had lapsed: dropped');
-      executor.forget(lost);
-    },
+    onLeaseLapsed: async () => void (await claimer?.dropLost()),
   });
   executor = new Executor({
     clock,
@@ -140,7 +134,7 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     webhooks: deliverer,
     gate: heartbeat,
   });
-  const claimer = new Claimer({
+  claimer = new Claimer({
     sql,
     nodeId: config.nodeId,
     config: cfg,

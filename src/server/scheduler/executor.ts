@@ -4,7 +4,7 @@ import type { ClaimedRun } from '../store/runs.js';
 import type { NoticeListener } from '../store/notices.js';
 import type { Metrics } from '../metrics.js';
 import type { Recorder } from './recorder.js';
-import { planFire } from './plan.js';
+import { planFireDue, type FireDecision } from './plan.js';
 import type { InFlight, Service } from './service.js';
 import { TimerQueue } from './timer-queue.js';
 
@@ -165,14 +165,13 @@ export class Executor implements Service {
     if (this.deps.gate && !this.deps.gate.open(() => this.arm())) return;
     const now = this.deps.clock.now();
     const due = this.queue.popDue(now.getTime());
-    for (const run of due) this.fire(run, now);
+    for (const [run, decision] of planFireDue(due, now, this.deps.misfireThresholdMs)) this.fire(run, now, decision);
     this.deps.metrics.inFlight.set(this.deps.inFlight.count);
     this.arm();
   }
 
-  private fire(run: ClaimedRun, startedAt: Date) {
+  private fire(run: ClaimedRun, startedAt: Date, decision: FireDecision) {
     const { recorder, metrics, log, misfireThresholdMs } = this.deps;
-    const decision = planFire(run, startedAt, misfireThresholdMs);
     if (!decision.fire) {
       recorder.add({ id: run.id, attempt: run.attempt, status: 'skipped', startedAt: null, finishedAt: startedAt, late: false, reason: decision.reason });
       return;

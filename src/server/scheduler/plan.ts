@@ -109,6 +109,7 @@ function planSchedule(t: DueTask, now: Date, misfireThresholdMs: number): ClaimP
 
 /** What the executor knows of a held run when it decides how to fire it. */
 export interface HeldOccurrence {
+  taskId: string;
   scheduledFor: Date;
   trigger: 'schedule' | 'manual';
   /** decided at claim time (a misfire catch-up, a late one-time task) */
@@ -143,4 +144,28 @@ export function planFire(run: HeldOccurrence, startedAt: Date, misfireThresholdM
   }
   const late = run.late || overdue;
   return { fire: true, lagMs, late, reason: late && !run.reason ? firedLateReason(lagMs) : run.reason };
+}
+
+/**
+ * planFire for the runs that fall due together, with the `fire_once` rule applied to
+ * rescued runs as the claim applies it to missed occurrences: of one task's scheduled
+ * occurrences rescued past their threshold (claimed ahead by a node that was lost),
+ * only the latest fires, late; the earlier ones are recorded as coalesced into it.
+ */
+export function planFireDue<T extends HeldOccurrence>(runs: T[], startedAt: Date, misfireThresholdMs: number): [T, FireDecision][] {
+  const coalescable = (r: HeldOccurrence) =>
+    r.rescued && r.kind === 'cron' && r.misfirePolicy === 'fire_once' && r.trigger === 'schedule' &&
+    startedAt.getTime() - r.scheduledFor.getTime() > misfireThresholdMs;
+  const latest = new Map<string, T>();
+  for (const r of runs) {
+    if (!coalescable(r)) continue;
+    const l = latest.get(r.taskId);
+    if (!l || r.scheduledFor > l.scheduledFor) latest.set(r.taskId, r);
+  }
+  return runs.map((r) => {
+    if (coalescable(r) && latest.get(r.taskId) !== r) {
+      return [r, { fire: false, lagMs: startedAt.getTime() - r.scheduledFor.getTime(), reason: 'misfired: coalesced into one late run (its node was lost)' }];
+    }
+    return [r, planFire(r, startedAt, misfireThresholdMs)];
+  });
 }

@@ -1,5 +1,5 @@
 // Every SQL statement about runs (occurrences and their execution log).
-import type { Sql } from './db.js';
+import type { Sql, Tx } from './db.js';
 import type { Action, Delivery } from '../../shared/schemas.js';
 import { notify, noticeSql } from './notices.js';
 import type { ClaimPlan, DueTask, HeldOccurrence } from '../scheduler/plan.js';
@@ -145,6 +145,20 @@ export async function runsPendingOfNode(sql: Sql, nodeId: string, taskId?: strin
       ${taskId ? sql`and r.task_id = ${taskId}` : sql``}`;
 }
 
+/**
+ * Occurrences claimable by `until` that nobody holds: tasks due and not yet claimed,
+ * plus ownerless runs (handed back). Each part counted up to `cap` on its index, so
+ * it stays cheap; claimers share out this much of the claim-ahead work.
+ */
+export async function occurrencesClaimableCount(sql: Sql, until: Date, cap: number): Promise<number> {
+  const [row] = await sql<{ n: string }[]>`
+    select (select count(*) from (select 1 from tasks where next_run_at <= ${until} limit ${cap}) d)
+         + (select count(*) from (select 1 from runs
+                                  where node_id is null and status in ('pending', 'running') and scheduled_for <= ${until}
+                                  limit ${cap}) o) as n`;
+  return Number(row?.n ?? 0);
+}
+
 /** Which of these held runs are still this node's (same attempt, still pending): after its lease lapsed. */
 export async function runsStillOwned(sql: Sql, nodeId: string, runs: { id: string; attempt: number }[]): Promise<Set<string>> {
   if (!runs.length) return new Set();
@@ -194,6 +208,24 @@ export interface RunResult {
  */
 export async function runsComplete(sql: Sql, nodeId: string, results: RunResult[]): Promise<string[]> {
   if (!results.length) return [];
+  return sql.begin(async (tx) => {
+    // A hash join of the batch with runs, always. Left to its statistics, the planner
+    // estimates the fenced run rows at ~1 (a fresh table, or one analyzed while few runs
+    // were open) and picks a nested loop that re-reads the whole batch for every run
+    // row: quadratic, measured at 1.5 s for one 2,000-row batch and 16 s of stalled
+    // recording in a 10,000-task burst. With the hash join the same batch takes ~20 ms.
+    await tx`set local enable_nestloop = off`;
+    const rows = await runsCompleteStatement(tx, nodeId, results);
+    if (rows.length) await notify(tx, { t: 'runs', node: nodeId, count: rows.length });
+    return rows.map((r) => r.id);
+  });
+}
+
+/**
+ * The fenced update of runsComplete, not yet executed (postgres.js runs a query when it
+ * is awaited): the benchmark EXPLAINs this very statement rather than a copy of it.
+ */
+export function runsCompleteStatement(tx: Sql | Tx, nodeId: string, results: RunResult[]) {
   const batch = JSON.stringify(
     results.map((r) => ({
       id: r.id,
@@ -206,35 +238,23 @@ export async function runsComplete(sql: Sql, nodeId: string, results: RunResult[
       deliveries: r.deliveries,
     })),
   );
-  return sql.begin(async (tx) => {
-    // A hash join of the batch with runs, always. Left to its statistics, the planner
-    // estimates the fenced run rows at ~1 (a fresh table, or one analyzed while few runs
-    // were open) and picks a nested loop that re-reads the whole batch for every run
-    // row: quadratic, measured at 1.5 s for one 2,000-row batch and 16 s of stalled
-    // recording in a 10,000-task burst. With the hash join the same batch takes ~20 ms.
-    await tx`set local enable_nestloop = off`;
-    const rows = await tx<{ id: string }[]>`
-      with v as (
-        select * from json_to_recordset(${batch}::text::json)
-          as v(id bigint, attempt int, status text, started_at timestamptz, finished_at timestamptz, late boolean,
-               reason text, deliveries jsonb)
-      ), done as (
-        update runs r set status = v.status, started_at = v.started_at, finished_at = v.finished_at,
-                          late = v.late, reason = coalesce(v.reason, r.reason), deliveries = coalesce(v.deliveries, r.deliveries)
-        from v
-        where r.id = any(${results.map((r) => r.id)}::bigint[])
-          and r.id = v.id and r.attempt = v.attempt
-          -- The fence, written so no index serves it: otherwise the planner reads every
-          -- run this node holds (runs_open_owner_idx; 100,000 in a burst) to find the
-          -- batch's 2,000, instead of looking them up by primary key.
-          and coalesce(r.node_id, '') = ${nodeId}
-          and coalesce(r.status, '') in ('pending', 'running')
-        returning r.id
-      )
-      select id from done`;
-    if (rows.length) await notify(tx, { t: 'runs', node: nodeId, count: rows.length });
-    return rows.map((r) => r.id);
-  });
+  return tx<{ id: string }[]>`
+    with v as (
+      select * from json_to_recordset(${batch}::text::json)
+        as v(id bigint, attempt int, status text, started_at timestamptz, finished_at timestamptz, late boolean,
+             reason text, deliveries jsonb)
+    )
+    update runs r set status = v.status, started_at = v.started_at, finished_at = v.finished_at,
+                      late = v.late, reason = coalesce(v.reason, r.reason), deliveries = coalesce(v.deliveries, r.deliveries)
+    from v
+    where r.id = any(${results.map((r) => r.id)}::bigint[])
+      and r.id = v.id and r.attempt = v.attempt
+      -- The fence, written so no index serves it: otherwise the planner reads every
+      -- run this node holds (runs_open_owner_idx; 100,000 in a burst) to find the
+      -- batch's 2,000, instead of looking them up by primary key.
+      and coalesce(r.node_id, '') = ${nodeId}
+      and coalesce(r.status, '') in ('pending', 'running')
+    returning r.id`;
 }
 
 /** Namespace of the per-task advisory lock that serializes webhook starts (overlap check). */
@@ -329,7 +349,8 @@ export async function runsRelease(sql: Sql, nodeId: string): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-export async function runInsertManual(sql: Sql, taskId: string): Promise<RunRow> {
+/** A manual run of a task, due now; undefined if the task does not exist (or was deleted). */
+export async function runInsertManual(sql: Sql, taskId: string): Promise<RunRow | undefined> {
   return sql.begin(async (tx) => {
     const [run] = await tx<RunRow[]>`
       insert into runs (task_id, scheduled_for, trigger, status, reason)
@@ -338,7 +359,7 @@ export async function runInsertManual(sql: Sql, taskId: string): Promise<RunRow>
     if (run) {
       await notify(tx, { t: 'task', id: taskId, change: 'triggered', wake: true });
     }
-    return run!;
+    return run;
   });
 }
 
