@@ -29,17 +29,10 @@ function PlainInstant(props: InstantProps) {
   return <InstantAt {...props} now={useNowMinute()} />;
 }
 
-function InstantAt({ iso, ms, relative, compact, size = 'sm', empty = '—', now }: InstantProps & { now: number }) {
-  const { mode } = useTimeMode();
-  if (!iso) {
-    return (
-      <Text size={size} c="dimmed">
-        {empty}
-      </Text>
-    );
-  }
+/** The tooltip's text, formatted only when the tooltip is shown. */
+function OtherZones({ iso }: { iso: string }) {
   const local = browserTimeZone();
-  const tooltip = (
+  return (
     <Stack gap={2}>
       <Text size="xs" ff="monospace">
         {formatInstant(iso, { zone: 'utc', ms: true })} UTC
@@ -51,9 +44,20 @@ function InstantAt({ iso, ms, relative, compact, size = 'sm', empty = '—', now
       )}
     </Stack>
   );
+}
+
+function InstantAt({ iso, ms, relative, compact, size = 'sm', empty = '—', now }: InstantProps & { now: number }) {
+  const { mode } = useTimeMode();
+  if (!iso) {
+    return (
+      <Text size={size} c="dimmed">
+        {empty}
+      </Text>
+    );
+  }
   return (
     <Stack gap={0}>
-      <Tooltip label={tooltip} openDelay={300} withArrow>
+      <Tooltip label={<OtherZones iso={iso} />} openDelay={300} withArrow>
         <Text component="time" dateTime={iso} size={size} ff="monospace" style={{ whiteSpace: 'nowrap' }}>
           {formatInstant(iso, { zone: mode, ms, now: compact ? now : undefined })}
           {mode === 'utc' && <Text span size="xs" c="dimmed"> Z</Text>}
