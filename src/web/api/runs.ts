@@ -66,6 +66,19 @@ export function useRetryRun() {
   });
 }
 
+/** Redrives the failed webhook runs of a task or of an origin, newest first, at most `limit`. */
+export function useRetryMany() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: { taskId?: string; origin?: string; limit?: number }) =>
+      request<{ retried: number; runs: string[] }>('/api/runs/retry', { method: 'POST', body }),
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: runKeys.all });
+      void client.invalidateQueries({ queryKey: ['stats'] });
+    },
+  });
+}
+
 /** A failed webhook run can be redriven (POST /api/runs/{id}/retry). */
 export const isRetryable = (run: RunView) => run.status === 'failed' && Array.isArray(run.deliveries) && run.deliveries.length > 0;
 

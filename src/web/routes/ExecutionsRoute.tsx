@@ -8,7 +8,7 @@ import { useDebouncedValue, useMediaQuery } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import type { RunStatus } from '../../shared/schemas';
 import { isApiError } from '../api/client';
-import { useRetryRun, useRuns, type RunSection, type RunView } from '../api/runs';
+import { isRetryable, useRetryMany, useRetryRun, useRuns, type RunSection, type RunView } from '../api/runs';
 import { useTask, useTasks } from '../api/tasks';
 import { IconSearch } from '../components/icons';
 import { Instant } from '../components/Instant';
@@ -110,6 +110,49 @@ function RetryDialog({ run, onClose }: { run: RunView | null; onClose: () => voi
   );
 }
 
+const RETRY_MANY_LIMIT = 100;
+
+/** Redrives every failed webhook run of the filtered task or origin (the newest 100). */
+function RetryManyDialog({ scope, shown, opened, onClose }: { scope: { taskId?: string; origin?: string; label: string }; shown: number; opened: boolean; onClose: () => void }) {
+  const retry = useRetryMany();
+  useEffect(() => {
+    if (!opened) retry.reset();
+  }, [opened]); // eslint-disable-line react-hooks/exhaustive-deps
+  const confirm = () =>
+    retry.mutate(
+      { taskId: scope.taskId, origin: scope.origin, limit: RETRY_MANY_LIMIT },
+      {
+        onSuccess: ({ retried }) => {
+          notifications.show({ color: 'teal', title: `Retried ${retried} run${retried === 1 ? '' : 's'}`, message: scope.label });
+          onClose();
+        },
+      },
+    );
+  return (
+    <Modal opened={opened} onClose={onClose} title="Retry the failed deliveries?" centered>
+      <Stack gap="sm">
+        <Text size="sm">
+          Every failed webhook run of {scope.label} that is not already being retried gets a new run, delivered now; the newest{' '}
+          {RETRY_MANY_LIMIT} at most. This page shows {shown} of them.
+        </Text>
+        {retry.isError && (
+          <Text size="sm" c="red" role="alert">
+            {retry.error.message}
+          </Text>
+        )}
+        <Group justify="flex-end" mt="xs">
+          <Button variant="default" onClick={onClose} data-autofocus>
+            Cancel
+          </Button>
+          <Button color="indigo" onClick={confirm} loading={retry.isPending}>
+            Retry them
+          </Button>
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}
+
 export function ExecutionsRoute() {
   const [params, setParams] = useSearchParams();
   const taskId = params.get('taskId') || undefined;
@@ -122,6 +165,7 @@ export function ExecutionsRoute() {
   const pages = useCursorPages();
   const phone = useMediaQuery('(max-width: 48em)');
   const [retrying, setRetrying] = useState<RunView | null>(null);
+  const [retryingMany, setRetryingMany] = useState(false);
   const { reset } = pages;
   useEffect(reset, [taskId, status, origin, keyPrefix, section, reset]);
 
@@ -149,6 +193,12 @@ export function ExecutionsRoute() {
   // Both sections keep the API's order (latest instant first) so the pages stay coherent.
   const items = query.data?.items ?? [];
   const filtered = Boolean(taskId || status || keyPrefix || origin);
+  // Bulk redrive is offered for one task or one origin, when failed runs are on screen.
+  const retryable = items.filter(isRetryable).length;
+  const retryScope =
+    section === 'executed' && status === 'failed' && (origin || taskId)
+      ? { origin, taskId: origin ? undefined : taskId, label: origin ? `origin ${origin}` : 'this task' }
+      : null;
 
   return (
     <>
@@ -199,12 +249,24 @@ export function ExecutionsRoute() {
           )}
         </Group>
         {origin && (
-          <Group gap={6} mb="sm">
+          <Group gap={6} mb="sm" justify="space-between">
             <Badge variant="light" radius="sm" size="lg" tt="none" rightSection={<CloseButton size="xs" aria-label="Clear the origin filter" onClick={() => setParam('origin', null)} />}>
               <Text span size="sm" ff="monospace">
                 origin {origin}
               </Text>
             </Badge>
+            {retryScope && retryable > 0 && (
+              <Button size="xs" variant="light" color="indigo" onClick={() => setRetryingMany(true)}>
+                Retry failed runs…
+              </Button>
+            )}
+          </Group>
+        )}
+        {!origin && retryScope && retryable > 0 && (
+          <Group justify="flex-end" mb="sm">
+            <Button size="xs" variant="light" color="indigo" onClick={() => setRetryingMany(true)}>
+              Retry failed runs of this task…
+            </Button>
           </Group>
         )}
         {section === 'upcoming' && (
@@ -234,6 +296,7 @@ export function ExecutionsRoute() {
         )}
       </Paper>
       <RetryDialog run={retrying} onClose={() => setRetrying(null)} />
+      {retryScope && <RetryManyDialog scope={retryScope} shown={retryable} opened={retryingMany} onClose={() => setRetryingMany(false)} />}
     </>
   );
 }
