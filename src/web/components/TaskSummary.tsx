@@ -3,7 +3,7 @@ import type { ReactNode } from 'react';
 import { Code, SimpleGrid, Stack, Text } from '@mantine/core';
 import type { Task } from '../../shared/schemas';
 import { RunStatusBadge } from './Badges';
-import { formatLag } from '../lib/time';
+import { formatDuration } from '../lib/time';
 import { Instant } from './Instant';
 
 function Fact({ label, children }: { label: string; children: ReactNode }) {
@@ -65,7 +65,7 @@ export function TaskSummary({ task }: { task: Task & { key?: string | null; maxL
       </Fact>
       {typeof task.maxLatenessMs === 'number' && (
         <Fact label="If it would start late">
-          Skip it when more than {formatLag(task.maxLatenessMs)} late (recorded as expired)
+          Skip it when more than {task.maxLatenessMs < 1000 ? `${task.maxLatenessMs} ms` : formatDuration(task.maxLatenessMs)} late (recorded as expired)
         </Fact>
       )}
       <Fact label="Next run">
