@@ -98,7 +98,7 @@ export function useTaskAction(id: string) {
 export function useTriggerTask(id: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: () => request<{ run: Run }>(`/api/tasks/${encodeURIComponent(id)}/trigger`, { method: 'POST' }),
+    mutationFn: () => request<Run>(`/api/tasks/${encodeURIComponent(id)}/trigger`, { method: 'POST' }),
     onSuccess: () => {
       void client.invalidateQueries({ queryKey: ['runs'] });
       void client.invalidateQueries({ queryKey: taskKeys.detail(id) });
