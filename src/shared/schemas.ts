@@ -444,3 +444,36 @@ export type TaskChangeKind = (typeof TASK_CHANGES)[number];
 export type ServerEvent =
   | { type: 'runs'; nodeId: string; count: number }
   | { type: 'tasks'; taskId: string; change: TaskChangeKind };
+
+// ---- Upcoming load (Overview's "what is coming") -----------------------------------------
+
+export const UPCOMING_LIMITS = {
+  maxHours: 24,
+  /** recurring schedules projected per request, largest groups first */
+  maxScheduleGroups: 2000,
+  /** occurrences computed per request across all groups (each counts once, whatever its size) */
+  maxOccurrences: 200_000,
+} as const;
+
+export const UpcomingQuery = Type.Object(
+  {
+    hours: Type.Optional(Type.Integer({ minimum: 1, maximum: UPCOMING_LIMITS.maxHours, default: 6, description: 'how far ahead to look' })),
+  },
+  { additionalProperties: false },
+);
+export type UpcomingQuery = Static<typeof UpcomingQuery>;
+
+export const UpcomingBucket = Type.Object({
+  at: Type.String({ description: 'start of the minute' }),
+  once: Type.Integer({ description: 'one-time occurrences due in this minute' }),
+  recurring: Type.Integer({ description: 'recurring occurrences due in this minute, projected from the schedules' }),
+});
+export const Upcoming = Type.Object({
+  from: Type.String({ description: 'start of the first bucket (the current minute); occurrences already past are not counted' }),
+  bucketMinutes: Type.Literal(1),
+  buckets: Type.Array(UpcomingBucket, { description: 'one per minute, oldest first, zeros included' }),
+  scheduleGroups: Type.Integer({ description: 'distinct recurring schedules projected (tasks sharing expression, zone and bounds count once)' }),
+  unprojectedTasks: Type.Integer({ description: 'active recurring tasks left out of the projection by its bounds; 0 when the chart is complete' }),
+});
+export type UpcomingBucket = Static<typeof UpcomingBucket>;
+export type Upcoming = Static<typeof Upcoming>;
