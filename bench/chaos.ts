@@ -32,6 +32,12 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(ROOT, 'docs/reliability.md') },
     'no-doc': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    // single-fault drills under steady load (bench/chaos-drill.ts)
+    drill: { type: 'string' },
+    rate: { type: 'string' },
+    members: { type: 'string' },
+    window: { type: 'string' },
+    label: { type: 'string' },
   },
 });
 const QUICK = args.quick!;
@@ -794,7 +800,36 @@ async function main() {
   }
 }
 
-main().catch((err) => {
+async function drill() {
+  const { drills, FAULTS } = await import('./chaos-drill.js');
+  // --drill failover,sigkill (at each --rate) or failover@1000,failover@10 (a rate each); all: every fault
+  const rates = (args.rate ?? (QUICK ? '20' : '1000')).split(',').map(Number);
+  if (rates.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--rate: a comma-separated list of occurrences a second, got "${args.rate}"`);
+  const plan: { fault: (typeof FAULTS)[number]; rate: number }[] = [];
+  for (const item of (args.drill === 'all' ? FAULTS.join(',') : args.drill!).split(',')) {
+    const [fault, at] = item.split('@');
+    if (!(FAULTS as readonly string[]).includes(fault!)) throw new Error(`--drill: unknown fault "${fault}" (one of ${FAULTS.join(', ')}, or all)`);
+    const rate = at === undefined ? undefined : Number(at);
+    if (rate !== undefined && (!Number.isInteger(rate) || rate < 1)) throw new Error(`--drill: "${item}": the rate after @ is occurrences a second`);
+    for (const r of rate ? [rate] : rates) plan.push({ fault: fault as (typeof FAULTS)[number], rate: r });
+  }
+  const cmd = `npm run chaos -- ${process.argv.slice(2).join(' ')}`;
+  return drills(
+    {
+      plan,
+      members: Number(args.members ?? 3),
+      windowS: Number(args.window ?? (QUICK ? 45 : 60)),
+      quick: QUICK,
+      label: args.label,
+      // a drill writes its section only when --out is given
+      out: process.argv.includes('--out') ? args.out : undefined,
+      keep: args.keep!,
+    },
+    cmd,
+  );
+}
+
+(args.drill ? drill().then((code) => process.exit(code)) : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });
