@@ -99,7 +99,9 @@ function which(cmd: string): string | undefined {
 function gitCommit(): string {
   const r = spawnSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
   const dirty = spawnSync('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no', '--', 'src', 'bin'], { encoding: 'utf8' });
-  return (r.stdout.trim() || 'unknown') + (dirty.stdout.trim() ? '+uncommitted' : '');
+  // the drill harness changes often; what is measured is the server: name its last commit too
+  const code = spawnSync('git', ['-C', ROOT, 'log', '-1', '--format=%h', '--', 'src', 'bin', 'package-lock.json'], { encoding: 'utf8' });
+  return `${r.stdout.trim() || 'unknown'} (server code ${code.stdout.trim() || '?'}${dirty.stdout.trim() ? ' + uncommitted changes' : ''})`;
 }
 
 async function freePort(): Promise<number> {
