@@ -545,6 +545,8 @@ interface DrillResult {
   duplicateDeliveries: number;
   duplicateKeys: number;
   rescued: number;
+  lagBeforeFault: number;
+  timeline: { fromS: number; n: number; p50: number; p99: number; max: number }[];
   byNode: Record<string, number>;
   peakRssMb: number;
   crashes: string[];
@@ -573,12 +575,16 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
     const ex: Expected = { times: new Map(), webhook: new Set(), ackedAt: new Map() };
     // registration rate on this machine decides when the window can start
     const expectedTasks = Math.round(rate * 0.9) + Math.floor(o.windowS * Math.max(0, rate - Math.round(rate * 0.9)));
+    // (tasks far in the future, never due; the first 50 warm the nodes up and are not timed)
+    const calibrate = (n: number, offset: number) =>
+      pool(Array.from({ length: n }, (_, i) => i + offset), 16, async (i) => {
+        await post(nodes, { name: `calibration-${i}`, schedule: { type: 'once', at: '2199-01-01T00:00:00Z' } });
+      });
+    await calibrate(50, 0);
     const calib = Date.now();
-    await pool(Array.from({ length: 100 }, (_, i) => i), 16, async (i) => {
-      await post(nodes, { name: `calibration-${i}`, schedule: { type: 'once', at: '2199-01-01T00:00:00Z' } });
-    });
-    const regRate = 100 / ((Date.now() - calib) / 1000);
-    const from = Math.ceil((Date.now() + 6000 + (expectedTasks / regRate) * 1400) / 1000) * 1000;
+    await calibrate(200, 50);
+    const regRate = 200 / ((Date.now() - calib) / 1000);
+    const from = Math.ceil((Date.now() + 5000 + (expectedTasks / regRate) * 1300) / 1000) * 1000;
     const to = from + o.windowS * 1000;
     const shape = await registerLoad(nodes, rate, from, to, receiver.url, ex);
     if (Date.now() > from - 2000) log(`warning: registration ended ${((Date.now() - from) / 1000).toFixed(1)} s into the window`);
@@ -691,6 +697,9 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
     let dueInGap = 0, firedInGap = 0, gapLagMax = -Infinity, lagPreFault = -Infinity, rescued = 0;
     const missingSample: string[] = [];
     const byNode: Record<string, number> = {};
+    // lags by due time, 5 s buckets from the window's start; the worst lag before the fault
+    const buckets: number[][] = [];
+    let lagBeforeFault = -Infinity;
     const lags: number[] = [];
     let worst = { lag: -Infinity, what: '' };
     for (const [taskId, times] of ex.times) {
@@ -725,6 +734,9 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
         if (started !== undefined) {
           const lag = started - t;
           lags.push(lag);
+          const bucket = Math.floor((t - from) / 5000);
+          (buckets[bucket] ??= []).push(lag);
+          if (t < gapFrom - 2000) lagBeforeFault = Math.max(lagBeforeFault, lag);
           if (lag > worst.lag) worst = { lag, what: `${isHook ? 'webhook' : 'log'} due +${((t - from) / 1000).toFixed(1)} s, attempt ${ok?.attempt ?? '?'} on ${ok?.nodeId ?? '?'}` };
           if (preFault) lagPreFault = Math.max(lagPreFault, lag);
           if (t >= gapFrom && t < gapTo) gapLagMax = Math.max(gapLagMax, lag);
@@ -736,6 +748,10 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
       }
     }
     lags.sort((a, b) => a - b);
+    const timeline = [...buckets.entries()].map(([i, b]) => {
+      const sorted = (b ?? []).sort((x, y) => x - y);
+      return { fromS: i * 5, n: sorted.length, p50: pct(sorted, 0.5), p99: pct(sorted, 0.99), max: sorted.at(-1) ?? NaN };
+    });
     const crashes = nodes.flatMap((n) => n.crashes.map((c) => `${n.id} exited code ${c.code} signal ${c.signal}: ${c.tail.split('\n').at(-1)}`));
     const peakRssMb = Math.max(...nodes.map((n) => n.peakRssMb));
     const failures: string[] = [];
@@ -754,12 +770,13 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
       lag: { n: lags.length, p50: pct(lags, 0.5), p99: pct(lags, 0.99), max: lags[lags.length - 1] ?? NaN, worstWhat: worst.what },
       lagPreFault, dueInGap, firedInGap, gapLagMax,
       acked, ackedFound, unackedFound, writer: w.stats(),
-      webhooksDue, webhooksNotDelivered: notDelivered, duplicateDeliveries: dupDeliveries, duplicateKeys: dupKeys, rescued, byNode,
+      webhooksDue, webhooksNotDelivered: notDelivered, duplicateDeliveries: dupDeliveries, duplicateKeys: dupKeys, rescued, byNode, lagBeforeFault, timeline,
       peakRssMb, crashes, pass: failures.length === 0, failures,
     };
     log(`${fault} at ${rate}/s: ${r.pass ? 'PASS' : `FAIL (${failures.join('; ')})`}`);
     log(`  due ${due}, executed ${executed}, skipped ${skipped}, missing ${missing}, twice ${twice}; lag p50 ${fmt(r.lag.p50)} p99 ${fmt(r.lag.p99)} max ${fmt(r.lag.max)} (${worst.what})`);
     log(`  gap ${fmt(r.gap.ms)}: due in it ${dueInGap}, fired in it ${firedInGap}, worst lag of those ${fmt(gapLagMax)}; acked ${ackedFound}/${acked} found (+${unackedFound} unanswered but committed); receiver duplicates ${dupDeliveries} over ${dupKeys} keys; taken over ${rescued}; executions by node ${JSON.stringify(byNode)}; peak RSS ${peakRssMb.toFixed(0)} MB`);
+    log(`  worst lag of occurrences due before the fault ${fmt(lagBeforeFault)}; by due time (5 s buckets, gap at +${(r.gap.from / 1000).toFixed(0)}–${(r.gap.to / 1000).toFixed(0)} s): ${timeline.map((b) => `+${b.fromS} ${fmt(b.max)}`).join(', ')}`);
     for (const m of missingSample) log(`  missing ${m}`);
     for (const c of crashes) log(`  CRASH ${c}`);
     return r;
@@ -783,7 +800,7 @@ function section(results: DrillResult[], o: DrillOptions, cmd: string): string {
   const label = o.label ?? results[0]!.commit;
   const load = loadavg().map((l) => l.toFixed(1)).join(' / ');
   const rows = results.map((r) =>
-    `| ${r.fault} | ${r.rate}/s | ${r.detail} | ${fmt(r.gap.ms)} | ${r.dueInGap} / ${r.firedInGap} | ${r.due} | **${r.missing}** | **${r.twice}** | ${r.skipped} | ${fmt(r.lag.p50)} | ${fmt(r.lag.p99)} | **${fmt(r.lag.max)}** | ${fmt(r.gapLagMax)} | ${r.ackedFound} / ${r.acked} | ${r.duplicateDeliveries} | ${r.rescued} | ${r.peakRssMb.toFixed(0)} MB | ${r.pass ? 'pass' : `**fail**: ${r.failures.join('; ')}`} |`);
+    `| ${r.fault} | ${r.rate}/s | ${r.detail} | ${fmt(r.gap.ms)} | ${r.dueInGap} / ${r.firedInGap} | ${r.due} | **${r.missing}** | **${r.twice}** | ${r.skipped} | ${fmt(r.lag.p50)} | ${fmt(r.lag.p99)} | **${fmt(r.lag.max)}** | ${fmt(r.lagBeforeFault)} | ${fmt(r.gapLagMax)} | ${r.ackedFound} / ${r.acked} | ${r.duplicateDeliveries} | ${r.rescued} | ${r.peakRssMb.toFixed(0)} MB | ${r.pass ? 'pass' : `**fail**: ${r.failures.join('; ')}`} |`);
   return [
     START(label),
     `### ${label}`,
@@ -793,12 +810,20 @@ function section(results: DrillResult[], o: DrillOptions, cmd: string): string {
       `${Object.keys(process.env).filter((k) => k.startsWith('SUNDIAL_')).map((k) => ` ${k}=${process.env[k]}`).join(',') || ''}. ` +
       `Databases: ${[...new Set(results.map((r) => r.database))].join('; ')}.`,
     '',
-    '| fault | load | what happened | gap | due in gap / fired in gap | due | missing | twice | skipped | lag p50 | lag p99 | worst lag | worst lag, due in gap | acknowledged tasks found / acknowledged | duplicate deliveries | taken over | peak node RSS | verdict |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| fault | load | what happened | gap | due in gap / fired in gap | due | missing | twice | skipped | lag p50 | lag p99 | worst lag | worst lag, due before the fault | worst lag, due in gap | acknowledged tasks found / acknowledged | duplicate deliveries | taken over | peak node RSS | verdict |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
     '',
     ...results.filter((r) => r.duplicateDeliveries).map((r) => `- ${r.fault} at ${r.rate}/s: ${r.duplicateDeliveries} duplicate deliveries over ${r.duplicateKeys} idempotency keys (the same occurrence delivered again after its run was taken over; one run in the ledger).`),
     ...results.filter((r) => r.unackedFound).map((r) => `- ${r.fault} at ${r.rate}/s: ${r.unackedFound} tasks whose create request got no answer were committed anyway; their occurrences were audited too.`),
+    '',
+    '<details><summary>Worst lag by due time (5 s buckets from the window\'s start)</summary>',
+    '',
+    `| drill | ${results[0]!.timeline.map((b) => `+${b.fromS} s`).join(' | ')} |`,
+    `|---|${results[0]!.timeline.map(() => '---:').join('|')}|`,
+    ...results.map((r) => `| ${r.fault} ${r.rate}/s (gap +${(r.gap.from / 1000).toFixed(0)}–${(r.gap.to / 1000).toFixed(0)} s) | ${r.timeline.map((b) => fmt(b.max)).join(' | ')} |`),
+    '',
+    '</details>',
     END(label),
   ].join('\n');
 }
