@@ -519,6 +519,7 @@ interface DrillResult {
   fault: FaultKind;
   rate: number;
   commit: string;
+  cmd?: string;
   database: string;
   at: string;
   windowS: number;
@@ -548,6 +549,8 @@ interface DrillResult {
   lagBeforeFault: number;
   timeline: { fromS: number; n: number; p50: number; p99: number; max: number }[];
   byNode: Record<string, number>;
+  /** 1-minute load average over the drill: mean and max */
+  load: { mean: number; max: number };
   peakRssMb: number;
   crashes: string[];
   pass: boolean;
@@ -567,7 +570,12 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
   const db: Database = (patroni ?? embedded)!;
   const receiver = await startReceiver(dir);
   const nodes = NODE_IDS.map((id) => new NodeProc(id, db.url, dir, {}));
-  const rss = setInterval(() => nodes.forEach((n) => n.sampleRss()), 1000);
+  // the machine is shared: the 1-minute load average during the drill is part of its result
+  const loads: number[] = [];
+  const rss = setInterval(() => {
+    nodes.forEach((n) => n.sampleRss());
+    loads.push(loadavg()[0]!);
+  }, 1000);
   let supervisor: NodeJS.Timeout | undefined;
   try {
     await Promise.all(nodes.map((n) => n.start()));
@@ -714,7 +722,7 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
         else if (rs.some((r) => r.status === 'skipped')) skipped++;
         else {
           missing++;
-          if (missingSample.length < 10) missingSample.push(`${taskId}@${new Date(t).toISOString()} (${rs.map((r) => r.status).join(',') || 'no row'})`);
+          if (missingSample.length < 10) missingSample.push(`${taskId}@${new Date(t).toISOString()} (${rs.map((r) => `${r.status} on ${r.nodeId ?? '-'} attempt ${r.attempt}`).join(', ') || 'no row'}${isHook ? ', webhook' : ', log'})`);
         }
         if (ok && ok.attempt > 1) rescued++;
         if (ok) byNode[ok.nodeId ?? '-'] = (byNode[ok.nodeId ?? '-'] ?? 0) + 1;
@@ -771,11 +779,12 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
       lagPreFault, dueInGap, firedInGap, gapLagMax,
       acked, ackedFound, unackedFound, writer: w.stats(),
       webhooksDue, webhooksNotDelivered: notDelivered, duplicateDeliveries: dupDeliveries, duplicateKeys: dupKeys, rescued, byNode, lagBeforeFault, timeline,
+      load: { mean: loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length), max: Math.max(...loads) },
       peakRssMb, crashes, pass: failures.length === 0, failures,
     };
     log(`${fault} at ${rate}/s: ${r.pass ? 'PASS' : `FAIL (${failures.join('; ')})`}`);
     log(`  due ${due}, executed ${executed}, skipped ${skipped}, missing ${missing}, twice ${twice}; lag p50 ${fmt(r.lag.p50)} p99 ${fmt(r.lag.p99)} max ${fmt(r.lag.max)} (${worst.what})`);
-    log(`  gap ${fmt(r.gap.ms)}: due in it ${dueInGap}, fired in it ${firedInGap}, worst lag of those ${fmt(gapLagMax)}; acked ${ackedFound}/${acked} found (+${unackedFound} unanswered but committed); receiver duplicates ${dupDeliveries} over ${dupKeys} keys; taken over ${rescued}; executions by node ${JSON.stringify(byNode)}; peak RSS ${peakRssMb.toFixed(0)} MB`);
+    log(`  gap ${fmt(r.gap.ms)}: due in it ${dueInGap}, fired in it ${firedInGap}, worst lag of those ${fmt(gapLagMax)}; acked ${ackedFound}/${acked} found (+${unackedFound} unanswered but committed); receiver duplicates ${dupDeliveries} over ${dupKeys} keys; taken over ${rescued}; load average mean ${r.load.mean.toFixed(1)} max ${r.load.max.toFixed(1)} on ${cpus().length} cores; executions by node ${JSON.stringify(byNode)}; peak RSS ${peakRssMb.toFixed(0)} MB`);
     log(`  worst lag of occurrences due before the fault ${fmt(lagBeforeFault)}; by due time (5 s buckets, gap at +${(r.gap.from / 1000).toFixed(0)}–${(r.gap.to / 1000).toFixed(0)} s): ${timeline.map((b) => `+${b.fromS} ${fmt(b.max)}`).join(', ')}`);
     for (const m of missingSample) log(`  missing ${m}`);
     for (const c of crashes) log(`  CRASH ${c}`);
@@ -798,20 +807,19 @@ const END = (label: string) => `<!-- drill:${label}:end -->`;
 
 function section(results: DrillResult[], o: DrillOptions, cmd: string): string {
   const label = o.label ?? results[0]!.commit;
-  const load = loadavg().map((l) => l.toFixed(1)).join(' / ');
   const rows = results.map((r) =>
-    `| ${r.fault} | ${r.rate}/s | ${r.detail} | ${fmt(r.gap.ms)} | ${r.dueInGap} / ${r.firedInGap} | ${r.due} | **${r.missing}** | **${r.twice}** | ${r.skipped} | ${fmt(r.lag.p50)} | ${fmt(r.lag.p99)} | **${fmt(r.lag.max)}** | ${fmt(r.lagBeforeFault)} | ${fmt(r.gapLagMax)} | ${r.ackedFound} / ${r.acked} | ${r.duplicateDeliveries} | ${r.rescued} | ${r.peakRssMb.toFixed(0)} MB | ${r.pass ? 'pass' : `**fail**: ${r.failures.join('; ')}`} |`);
+    `| ${r.fault} | ${r.rate}/s | ${r.detail} | ${fmt(r.gap.ms)} | ${r.dueInGap} / ${r.firedInGap} | ${r.due} | **${r.missing}** | **${r.twice}** | ${r.skipped} | ${fmt(r.lag.p50)} | ${fmt(r.lag.p99)} | **${fmt(r.lag.max)}** | ${fmt(r.lagBeforeFault ?? NaN)} | ${fmt(r.gapLagMax)} | ${r.ackedFound} / ${r.acked} | ${r.duplicateDeliveries} | ${r.rescued} | ${r.peakRssMb.toFixed(0)} MB | ${r.load ? `${r.load.mean.toFixed(1)} / ${r.load.max.toFixed(1)}` : '–'} | ${r.pass ? 'pass' : `**fail**: ${r.failures.join('; ')}`} |`);
   return [
     START(label),
     `### ${label}`,
     '',
-    `Commit \`${results[0]!.commit}\`, measured ${results[0]!.at.slice(0, 16).replace('T', ' ')} UTC with \`${cmd}\`; ${cpus().length} cores shared with other work (load average ${load} at the end), ` +
+    `Commit \`${results[0]!.commit}\`, measured ${results[0]!.at.slice(0, 16).replace('T', ' ')} UTC with \`${results[0]!.cmd ?? cmd}\`; ${cpus().length} cores shared with other work (the load average column: other sessions' benchmarks ran at the same time), ` +
       `Node ${process.version}. Window ${o.windowS} s per drill, the fault a third of the way in; three Sundial nodes with default settings` +
       `${Object.keys(process.env).filter((k) => k.startsWith('SUNDIAL_')).map((k) => ` ${k}=${process.env[k]}`).join(',') || ''}. ` +
       `Databases: ${[...new Set(results.map((r) => r.database))].join('; ')}.`,
     '',
-    '| fault | load | what happened | gap | due in gap / fired in gap | due | missing | twice | skipped | lag p50 | lag p99 | worst lag | worst lag, due before the fault | worst lag, due in gap | acknowledged tasks found / acknowledged | duplicate deliveries | taken over | peak node RSS | verdict |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| fault | load | what happened | gap | due in gap / fired in gap | due | missing | twice | skipped | lag p50 | lag p99 | worst lag | worst lag, due before the fault | worst lag, due in gap | acknowledged tasks found / acknowledged | duplicate deliveries | taken over | peak node RSS | load average mean / max | verdict |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
     '',
     ...results.filter((r) => r.duplicateDeliveries).map((r) => `- ${r.fault} at ${r.rate}/s: ${r.duplicateDeliveries} duplicate deliveries over ${r.duplicateKeys} idempotency keys (the same occurrence delivered again after its run was taken over; one run in the ledger).`),
@@ -819,9 +827,9 @@ function section(results: DrillResult[], o: DrillOptions, cmd: string): string {
     '',
     '<details><summary>Worst lag by due time (5 s buckets from the window\'s start)</summary>',
     '',
-    `| drill | ${results[0]!.timeline.map((b) => `+${b.fromS} s`).join(' | ')} |`,
-    `|---|${results[0]!.timeline.map(() => '---:').join('|')}|`,
-    ...results.map((r) => `| ${r.fault} ${r.rate}/s (gap +${(r.gap.from / 1000).toFixed(0)}–${(r.gap.to / 1000).toFixed(0)} s) | ${r.timeline.map((b) => fmt(b.max)).join(' | ')} |`),
+    `| drill | ${(results.find((r) => r.timeline)?.timeline ?? []).map((b) => `+${b.fromS} s`).join(' | ')} |`,
+    `|---|${(results.find((r) => r.timeline)?.timeline ?? []).map(() => '---:').join('|')}|`,
+    ...results.filter((r) => r.timeline).map((r) => `| ${r.fault} ${r.rate}/s (gap +${(r.gap.from / 1000).toFixed(0)}–${(r.gap.to / 1000).toFixed(0)} s) | ${r.timeline.map((b) => fmt(b.max)).join(' | ')} |`),
     '',
     '</details>',
     END(label),
@@ -842,6 +850,12 @@ function writeReport(file: string, text: string, label: string) {
   writeFileSync(file, next);
 }
 
+/** Writes the section of earlier results (the JSON a drill run leaves in the temporary directory). */
+export function render(jsonFile: string, o: DrillOptions, cmd: string) {
+  const results = JSON.parse(readFileSync(jsonFile, 'utf8')) as DrillResult[];
+  writeReport(o.out!, section(results, o, cmd), o.label ?? results[0]!.commit);
+}
+
 export async function drills(o: DrillOptions, cmd: string): Promise<number> {
   if (!existsSync(EMBEDDED)) throw new Error('dist/ is missing: run `npm run build:server` (npm run chaos does it)');
   log(`drills ${o.plan.map((p) => `${p.fault}@${p.rate}`).join(', ')}; ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; load ${loadavg().map((l) => l.toFixed(1)).join(' / ')}`);
@@ -850,14 +864,16 @@ export async function drills(o: DrillOptions, cmd: string): Promise<number> {
   for (const { fault, rate } of o.plan) {
     const r = await runDrill(fault, rate, o);
     if (!r) unavailable = true;
-    else results.push(r);
+    else results.push({ ...r, cmd });
   }
   for (const r of results) log(`${r.pass ? 'PASS' : 'FAIL'} ${r.fault} ${r.rate}/s: worst lag ${fmt(r.lag.max)}, missing ${r.missing}, twice ${r.twice}, skipped ${r.skipped}, gap ${fmt(r.gap.ms)} (due ${r.dueInGap}, fired in it ${r.firedInGap}), acked ${r.ackedFound}/${r.acked}, duplicates ${r.duplicateDeliveries}, RSS ${r.peakRssMb.toFixed(0)} MB${r.pass ? '' : ` — ${r.failures.join('; ')}`}`);
   if (o.out && results.length) {
     writeReport(o.out, section(results, o, cmd), o.label ?? results[0]!.commit);
     log(`wrote ${o.out}`);
   }
-  writeFileSync(join(tmpdir(), `sundial-drill-${Date.now()}.json`), JSON.stringify(results, null, 2));
+  const json = join(tmpdir(), `sundial-drill-${Date.now()}.json`);
+  writeFileSync(json, JSON.stringify(results, null, 2));
+  log(`results in ${json}`);
   if (unavailable) return 2;
   return results.every((r) => r.pass) ? 0 : 1;
 }

@@ -38,6 +38,8 @@ const { values: args } = parseArgs({
     members: { type: 'string' },
     window: { type: 'string' },
     label: { type: 'string' },
+    // re-renders a drill section from the results file a drill run left
+    render: { type: 'string' },
   },
 });
 const QUICK = args.quick!;
@@ -822,12 +824,12 @@ async function main() {
 }
 
 async function drill() {
-  const { drills, FAULTS } = await import('./chaos-drill.js');
+  const { drills, render, FAULTS } = await import('./chaos-drill.js');
   // --drill failover,sigkill (at each --rate) or failover@1000,failover@10 (a rate each); all: every fault
   const rates = (args.rate ?? (QUICK ? '20' : '1000')).split(',').map(Number);
   if (rates.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--rate: a comma-separated list of occurrences a second, got "${args.rate}"`);
   const plan: { fault: (typeof FAULTS)[number]; rate: number }[] = [];
-  for (const item of (args.drill === 'all' ? FAULTS.join(',') : args.drill!).split(',')) {
+  for (const item of (args.drill === 'all' ? FAULTS.join(',') : (args.drill ?? 'failover')).split(',')) {
     const [fault, at] = item.split('@');
     if (!(FAULTS as readonly string[]).includes(fault!)) throw new Error(`--drill: unknown fault "${fault}" (one of ${FAULTS.join(', ')}, or all)`);
     const rate = at === undefined ? undefined : Number(at);
@@ -835,22 +837,24 @@ async function drill() {
     for (const r of rate ? [rate] : rates) plan.push({ fault: fault as (typeof FAULTS)[number], rate: r });
   }
   const cmd = `npm run chaos -- ${process.argv.slice(2).join(' ')}`;
-  return drills(
-    {
-      plan,
-      members: Number(args.members ?? 3),
-      windowS: Number(args.window ?? (QUICK ? 45 : 60)),
-      quick: QUICK,
-      label: args.label,
-      // a drill writes its section only when --out is given
-      out: process.argv.includes('--out') ? args.out : undefined,
-      keep: args.keep!,
-    },
-    cmd,
-  );
+  const o = {
+    plan,
+    members: Number(args.members ?? 3),
+    windowS: Number(args.window ?? (QUICK ? 45 : 60)),
+    quick: QUICK,
+    label: args.label,
+    // a drill writes its section only when --out is given
+    out: process.argv.includes('--out') ? args.out : undefined,
+    keep: args.keep!,
+  };
+  if (args.render) {
+    render(args.render, o, cmd);
+    return 0;
+  }
+  return drills(o, cmd);
 }
 
-(args.drill ? drill().then((code) => process.exit(code)) : main()).catch((err) => {
+(args.drill || args.render ? drill().then((code) => process.exit(code)) : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });
