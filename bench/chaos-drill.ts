@@ -542,7 +542,11 @@ interface DrillResult {
   unackedFound: number;
   writer: { attempted: number; refused: number; unanswered: number };
   webhooksDue: number;
+  /** webhook occurrences the receiver never saw (skipped and missing ones included) */
   webhooksNotDelivered: number;
+  webhooksSucceededUndelivered?: number;
+  /** a sentence about the conditions of the run, shown under its table */
+  note?: string;
   duplicateDeliveries: number;
   duplicateKeys: number;
   rescued: number;
@@ -701,7 +705,7 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
       if (list) list.push(r);
       else byOcc.set(k, [r]);
     }
-    let due = 0, executed = 0, skipped = 0, missing = 0, twice = 0, webhooksDue = 0, notDelivered = 0, dupDeliveries = 0, dupKeys = 0;
+    let due = 0, executed = 0, skipped = 0, missing = 0, twice = 0, webhooksDue = 0, notDelivered = 0, succeededUndelivered = 0, dupDeliveries = 0, dupKeys = 0;
     let dueInGap = 0, firedInGap = 0, gapLagMax = -Infinity, lagPreFault = -Infinity, rescued = 0;
     const missingSample: string[] = [];
     const byNode: Record<string, number> = {};
@@ -737,7 +741,11 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
               dupKeys++;
               dupDeliveries += d.count - 1;
             }
-          } else notDelivered++;
+          } else {
+            notDelivered++;
+            // the ledger says delivered, the receiver never saw it: a lie in the ledger
+            if (ok) succeededUndelivered++;
+          }
         } else if (ok?.startedAt) started = ok.startedAt.getTime();
         if (started !== undefined) {
           const lag = started - t;
@@ -766,7 +774,7 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
     if (missing) failures.push(`${missing} missing`);
     if (twice) failures.push(`${twice} twice`);
     if (skipped) failures.push(`${skipped} skipped (not executed)`);
-    if (notDelivered) failures.push(`${notDelivered} webhooks never reached the receiver`);
+    if (succeededUndelivered) failures.push(`${succeededUndelivered} webhook runs recorded as succeeded never reached the receiver`);
     if (lags.length && lags[lags.length - 1]! > TARGETS.maxLagMs) failures.push(`worst lag ${fmt(lags[lags.length - 1])} > 10 s`);
     if (ackedFound < acked) failures.push(`${acked - ackedFound} acknowledged tasks lost`);
     if (crashes.length) failures.push(`${crashes.length} node crashes`);
@@ -778,7 +786,7 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
       lag: { n: lags.length, p50: pct(lags, 0.5), p99: pct(lags, 0.99), max: lags[lags.length - 1] ?? NaN, worstWhat: worst.what },
       lagPreFault, dueInGap, firedInGap, gapLagMax,
       acked, ackedFound, unackedFound, writer: w.stats(),
-      webhooksDue, webhooksNotDelivered: notDelivered, duplicateDeliveries: dupDeliveries, duplicateKeys: dupKeys, rescued, byNode, lagBeforeFault, timeline,
+      webhooksDue, webhooksNotDelivered: notDelivered, webhooksSucceededUndelivered: succeededUndelivered, duplicateDeliveries: dupDeliveries, duplicateKeys: dupKeys, rescued, byNode, lagBeforeFault, timeline,
       load: { mean: loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length), max: Math.max(...loads) },
       peakRssMb, crashes, pass: failures.length === 0, failures,
     };
@@ -818,12 +826,14 @@ function section(results: DrillResult[], o: DrillOptions, cmd: string): string {
       `${Object.keys(process.env).filter((k) => k.startsWith('SUNDIAL_')).map((k) => ` ${k}=${process.env[k]}`).join(',') || ''}. ` +
       `Databases: ${[...new Set(results.map((r) => r.database))].join('; ')}.`,
     '',
+    ...[...new Set(results.map((r) => r.note).filter(Boolean))].flatMap((n) => [n!, '']),
     '| fault | load | what happened | gap | due in gap / fired in gap | due | missing | twice | skipped | lag p50 | lag p99 | worst lag | worst lag, due before the fault | worst lag, due in gap | acknowledged tasks found / acknowledged | duplicate deliveries | taken over | peak node RSS | load average mean / max | verdict |',
     '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
     '',
     ...results.filter((r) => r.duplicateDeliveries).map((r) => `- ${r.fault} at ${r.rate}/s: ${r.duplicateDeliveries} duplicate deliveries over ${r.duplicateKeys} idempotency keys (the same occurrence delivered again after its run was taken over; one run in the ledger).`),
     ...results.filter((r) => r.unackedFound).map((r) => `- ${r.fault} at ${r.rate}/s: ${r.unackedFound} tasks whose create request got no answer were committed anyway; their occurrences were audited too.`),
+    ...(results.some((r) => r.timeline) ? [
     '',
     '<details><summary>Worst lag by due time (5 s buckets from the window\'s start)</summary>',
     '',
@@ -832,6 +842,7 @@ function section(results: DrillResult[], o: DrillOptions, cmd: string): string {
     ...results.filter((r) => r.timeline).map((r) => `| ${r.fault} ${r.rate}/s (gap +${(r.gap.from / 1000).toFixed(0)}–${(r.gap.to / 1000).toFixed(0)} s) | ${r.timeline.map((b) => fmt(b.max)).join(' | ')} |`),
     '',
     '</details>',
+    ] : []),
     END(label),
   ].join('\n');
 }
