@@ -411,7 +411,7 @@ export function writeReport(res: Results, root: string) {
         table(
           ['batch', 'joins', 'scan of runs', 'execution', 'WAL', 'buffers hit / dirtied'],
           Object.entries(diag.completionPlan as Record<string, any>).map(([k, v]) => [
-            `${fmtInt(v.rows)} rows, ${k.includes('Planner') ? "planner's choice" : 'forced hash join'}${k.includes('Held') ? ', 31,000 open runs held by the node, runs analyzed' : ''}${k.includes('Prototype') ? ', owner check made non-indexable `(r.node_id || \'\') = $3`' : ''}`,
+            `${fmtInt(v.rows)} rows, ${k.includes('Planner') ? "planner's choice" : 'forced hash join'}${k.includes('Held') ? ', 31,000 open runs held by the node, runs analyzed' : ''}`,
             v.join ?? '–',
             v.runsScan || '–',
             fmtMs(v.executionMs),

@@ -296,6 +296,13 @@ export const ClusterNode = Type.Object({
   alive: Type.Boolean(),
   firedLastMinute: Type.Integer(),
   self: Type.Boolean({ description: 'the node that answered this request' }),
+  clockOffsetMs: Type.Union([Type.Number(), Type.Null()], {
+    description: "PostgreSQL's clock minus this node's, measured at its heartbeats; the node fires by its clock corrected by this (null: not measured yet)",
+  }),
+  clockUncertaintyMs: Type.Union([Type.Number(), Type.Null()], {
+    description: 'half the round trip the offset was measured on: the most the correction can be off by, so the most a run can start early',
+  }),
+  held: Type.Integer({ description: 'occurrences the node holds claimed ahead, as of its last heartbeat' }),
 });
 export const Cluster = Type.Object({ nodes: Type.Array(ClusterNode) });
 export type ClusterNode = Static<typeof ClusterNode>;
@@ -329,6 +336,10 @@ export type ErrorBody = Static<typeof ErrorBody>;
  *   event: tasks  data: {"taskId": "...", "change": "..."}  a task was created/updated/deleted/paused/resumed
  *   event: ping   data: {}                                  keep-alive every 15 s
  */
+/** What can happen to a task; the NOTIFY notices, the event stream and the UI share this list. */
+export const TASK_CHANGES = ['created', 'updated', 'deleted', 'paused', 'resumed', 'triggered'] as const;
+export type TaskChangeKind = (typeof TASK_CHANGES)[number];
+
 export type ServerEvent =
   | { type: 'runs'; nodeId: string; count: number }
-  | { type: 'tasks'; taskId: string; change: 'created' | 'updated' | 'deleted' | 'paused' | 'resumed' | 'triggered' };
+  | { type: 'tasks'; taskId: string; change: TaskChangeKind };

@@ -93,6 +93,9 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps) {
         alive: n.alive,
         firedLastMinute: fired.get(n.id) ?? 0,
         self: n.id === deps.nodeId,
+        clockOffsetMs: n.clockOffsetMs,
+        clockUncertaintyMs: n.clockRttMs === null ? null : n.clockRttMs / 2,
+        held: n.held,
       })),
     };
   });
