@@ -872,10 +872,16 @@ export async function drills(o: DrillOptions, cmd: string): Promise<number> {
   log(`drills ${o.plan.map((p) => `${p.fault}@${p.rate}`).join(', ')}; ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; load ${loadavg().map((l) => l.toFixed(1)).join(' / ')}`);
   const results: DrillResult[] = [];
   let unavailable = false;
+  let broken = 0;
   for (const { fault, rate } of o.plan) {
-    const r = await runDrill(fault, rate, o);
-    if (!r) unavailable = true;
-    else results.push({ ...r, cmd });
+    // a drill that could not run (setup failed) fails the batch but not the drills after it
+    const r = await runDrill(fault, rate, o).catch((err: unknown) => {
+      log(`drill ${fault} at ${rate}/s did not run: ${err instanceof Error ? err.message : String(err)}`);
+      broken++;
+      return null;
+    });
+    if (r === undefined) unavailable = true;
+    else if (r) results.push({ ...r, cmd });
   }
   for (const r of results) log(`${r.pass ? 'PASS' : 'FAIL'} ${r.fault} ${r.rate}/s: worst lag ${fmt(r.lag.max)}, missing ${r.missing}, twice ${r.twice}, skipped ${r.skipped}, gap ${fmt(r.gap.ms)} (due ${r.dueInGap}, fired in it ${r.firedInGap}), acked ${r.ackedFound}/${r.acked}, duplicates ${r.duplicateDeliveries}, RSS ${r.peakRssMb.toFixed(0)} MB${r.pass ? '' : ` — ${r.failures.join('; ')}`}`);
   if (o.out && results.length) {
@@ -885,6 +891,7 @@ export async function drills(o: DrillOptions, cmd: string): Promise<number> {
   const json = join(tmpdir(), `sundial-drill-${Date.now()}.json`);
   writeFileSync(json, JSON.stringify(results, null, 2));
   log(`results in ${json}`);
+  if (broken) return 1;
   if (unavailable) return 2;
   return results.every((r) => r.pass) ? 0 : 1;
 }
