@@ -363,7 +363,7 @@ async function patroniDatabase(dir: string, members: number) {
   log(`Patroni: ${c.members.map((m) => `${m.name} ${m.role}`).join(', ')}`);
   const hosts = ms.map((m) => `127.0.0.1:${m.port}`).join(',');
   return {
-    url: `postgres://postgres:${PASSWORD}@${hosts}/postgres?target_session_attrs=read-write`,
+    url: `postgres://postgres:${PASSWORD}@${hosts}/postgres?target_session_attrs=primary`,
     describe: `${members} × PostgreSQL ${pgBin.split('/').at(-2)} (Debian) under Patroni ${patroniVersion()} with etcd ${etcdVersion()}, deploy/compose/patroni/patroni.yml's settings (synchronous_mode ${shipped.bootstrap.dcs.synchronous_mode}, ttl ${shipped.bootstrap.dcs.ttl} s, loop_wait ${shipped.bootstrap.dcs.loop_wait} s, retry_timeout ${shipped.bootstrap.dcs.retry_timeout} s)`,
     async primary() {
       for (const m of ms) if (await isPrimary(m)) return m;
@@ -383,7 +383,7 @@ async function patroniDatabase(dir: string, members: number) {
       for (const m of ms) out.push(`${m.name} ${(await state(m))?.role ?? 'down'}`);
       return out.join(', ');
     },
-    auditUrl: async () => `postgres://postgres:${PASSWORD}@${hosts}/postgres?target_session_attrs=read-write`,
+    auditUrl: async () => `postgres://postgres:${PASSWORD}@${hosts}/postgres?target_session_attrs=primary`,
     stop: teardown,
   };
 }

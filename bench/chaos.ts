@@ -716,6 +716,8 @@ const STATIC_SECTIONS = (cmd: string) => [
     'carry `idle_in_transaction_session_timeout` = the lease, so PostgreSQL rolls such a claim back and others take it. ' +
     'The chaos run above ran with that fix.',
   '',
+  '- **After a failover the nodes could settle on a standby.** postgres.js 3.4.9 decides `target_session_attrs=read-write` from the `default_transaction_read_only` a server reports at startup, which is `off` on a hot standby (read-only by recovery, not by that setting), so it accepted a standby. The failover drill found it when Patroni promoted the third host: the nodes connected to the second, a standby, and every write failed there (`cannot execute UPDATE in a read-only transaction`) for the two minutes the drill waited; the drill\'s own write probe, on the same URL, never found a primary. It had passed before only because the promoted host came second in the URL. The same was reported against pg_auto_failover (hapostgres/pg_auto_failover #970). `src/server/store/db.ts` now asks a multi-host pool for `primary` (not in recovery), also when the URL says `read-write`; the shipped URLs say `primary`.',
+  '',
   'Fixed since (d4c10a7), found by these tests:',
   '',
   '- **A `fire_once` cron could fire "once, late" twice after a long outage.** The catch-up claim re-read the clock on every ' +
@@ -735,7 +737,7 @@ const STATIC_SECTIONS = (cmd: string) => [
   '',
   '- **failover**: three Debian PostgreSQL servers under Patroni with etcd, synchronous replication, the settings of ' +
     '`deploy/compose/patroni/patroni.yml` (ttl 20 s, loop_wait 2 s, retry_timeout 5 s); the nodes on ' +
-    '`postgres://…@pg1,pg2,pg3/…?target_session_attrs=read-write`. The primary\'s Patroni and PostgreSQL are SIGKILLed ' +
+    '`postgres://…@pg1,pg2,pg3/…?target_session_attrs=primary`. The primary\'s Patroni and PostgreSQL are SIGKILLed ' +
     '(a machine gone) and not restarted; Patroni promotes the synchronous standby when the leader key expires.',
   '- **sigkill**: a node SIGKILLed, started again 5 s later under the same id. **sigstop**: a node frozen for its lease ' +
     '+ 3 s, then continued. **sigterm**: a node stopped gracefully, started again 2 s later. **pg-restart**: PostgreSQL ' +

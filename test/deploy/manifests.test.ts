@@ -239,7 +239,7 @@ describe('deploy/compose/patroni.yml (the highly available variant)', () => {
       const url = services[n].environment.DATABASE_URL as string;
       const hosts = /@([^/]+)\//.exec(url)![1]!.split(',');
       expect(hosts).toEqual(members.map((m) => `${m}:5432`));
-      expect(new URL(url.replace(/@[^/]+\//, '@h/')).searchParams.get('target_session_attrs')).toBe('read-write');
+      expect(new URL(url.replace(/@[^/]+\//, '@h/')).searchParams.get('target_session_attrs')).toBe('primary');
       expect(Object.keys(services[n].depends_on).sort()).toEqual(members);
     }
   });
