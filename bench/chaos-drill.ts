@@ -581,6 +581,21 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
     loads.push(loadavg()[0]!);
   }, 1000);
   let supervisor: NodeJS.Timeout | undefined;
+  let tornDown: Promise<void> | undefined;
+  const teardown = () =>
+    (tornDown ??= (async () => {
+      clearInterval(rss);
+      if (supervisor) clearInterval(supervisor);
+      await Promise.all(nodes.map((n) => n.stop()));
+      receiver.stop();
+      await db.stop();
+      if (!o.keep) rmSync(dir, { recursive: true, force: true });
+      else log(`kept ${dir}`);
+    })());
+  // interrupted (Ctrl-C, a CI timeout): stop the nodes, Patroni, etcd and PostgreSQL first
+  const interrupted = () => void teardown().finally(() => process.exit(130));
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     await Promise.all(nodes.map((n) => n.start()));
     log(`3 nodes up on ${db.describe}`);
@@ -798,13 +813,9 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
     for (const c of crashes) log(`  CRASH ${c}`);
     return r;
   } finally {
-    clearInterval(rss);
-    if (supervisor) clearInterval(supervisor);
-    await Promise.all(nodes.map((n) => n.stop()));
-    receiver.stop();
-    await db.stop();
-    if (!o.keep) rmSync(dir, { recursive: true, force: true });
-    else log(`kept ${dir}`);
+    await teardown();
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
   }
 }
 
