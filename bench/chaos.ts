@@ -611,8 +611,8 @@ function report(c: Awaited<ReturnType<typeof chaos>>, s: Awaited<ReturnType<type
     '',
     '"at": seconds after the first due occurrence. "Taken over": executions with attempt > 1, i.e. claimed again from a node ' +
       'that died, froze past its lease or handed its claims back (a node restarted under the same id hands back what its ' +
-      'previous life held). A freeze window whose max-lag run was executed by the frozen node itself on attempt 1 would mean ' +
-      'it was frozen inside a claim transaction (the defect below, fixed: PostgreSQL now ends such a session after one lease).',
+      'previous life held). A freeze window whose max-lag run was executed by the frozen node itself on attempt 1 shows the ' +
+      'open defect below: it was frozen inside a claim transaction.',
     '',
     `Executions by node (all lives): ${fmtShare(c.byNode)}. Exit codes of the final graceful stop: ${c.stopCodes.join(', ')}.`,
     '',
