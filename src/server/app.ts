@@ -14,14 +14,16 @@ import { Executor } from './scheduler/executor.js';
 import { Heartbeat } from './scheduler/heartbeat.js';
 import { Housekeeper } from './scheduler/housekeeper.js';
 import { Recorder } from './scheduler/recorder.js';
+import { InFlight, type Service } from './scheduler/service.js';
 import { connect, type Sql } from './store/db.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './store/embedded-postgres.js';
 import { migrate, pendingMigrations } from './store/migrate.js';
-import { dbPing, nodeRegister, nodeStop } from './store/nodes.js';
-import { runsRelease } from './store/runs.js';
+import { databasePing, nodeRegister, nodeStop } from './store/nodes.js';
+import { runsRelease, runsStillOwned } from './store/runs.js';
 import { settingGetOrCreate } from './store/credentials.js';
-import { NOTIFY_CHANNEL, tasksDueBacklog } from './store/tasks.js';
-import { systemClock, type Clock } from './time/clock.js';
+import { NoticeListener } from './store/notices.js';
+import { tasksDueCount } from './store/tasks.js';
+import { OffsetClock, systemClock, type Clock } from './time/clock.js';
 import { VERSION } from './version.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 import { parseAllowList } from './webhooks/ssrf.js';
@@ -36,15 +38,14 @@ export interface App {
   stop(): Promise<void>;
 }
 
-type Notice =
-  | { t: 'task'; id: string; change: 'created' | 'updated' | 'deleted' | 'paused' | 'resumed' | 'triggered'; wake?: boolean; cancelled?: boolean }
-  | { t: 'runs'; node: string; count: number }
-  | { t: 'wake' };
-
 export async function startApp(config: Config, opts: { clock?: Clock; logger?: Logger } = {}): Promise<App> {
   // synchronous: the last lines before process.exit (the drain summary) must not be lost
   const log = opts.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } }, pino.destination({ dest: 1, sync: true }));
-  const clock = opts.clock ?? systemClock;
+  const baseClock = opts.clock ?? systemClock;
+  // The node fires by PostgreSQL's clock: its own corrected by the offset measured at
+  // heartbeats. A test's own clock is left as it is.
+  const correctClock = !opts.clock;
+  const clock = new OffsetClock(baseClock);
   const cfg = config.scheduler;
   const metrics = createMetrics();
   const hub = new EventHub();
@@ -89,9 +90,12 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     throw err;
   }
 
-  const recorder = new Recorder(sql, config.nodeId, metrics, log, (count) => {
+  const inFlight = new InFlight();
+  const notices = new NoticeListener({ sql, log });
+  const publishRuns = (count: number) => {
     if (count) hub.publish({ type: 'runs', nodeId: config.nodeId, count });
-  });
+  };
+  const recorder = new Recorder({ sql, nodeId: config.nodeId, clock, inFlight, metrics, log, drainMs: cfg.drainMs, onRecorded: publishRuns });
   const deliverer = new WebhookDeliverer(sql, config.nodeId, clock, recorder, metrics, log, {
     secrets: webhookSecrets,
     allow,
@@ -99,38 +103,65 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     retryMaxMs: webhookConfig.retryMaxMs,
     concurrency: webhookConfig.concurrency,
     userAgent: `Sundial/${VERSION}`,
+    inFlight,
   });
-  const executor = new Executor(clock, recorder, metrics, log, cfg.misfireThresholdMs, deliverer);
-  const claimer = new Claimer(sql, config.nodeId, cfg, clock, executor, recorder, metrics, log, (count) =>
-    hub.publish({ type: 'runs', nodeId: config.nodeId, count }),
-  );
-  const heartbeat = new Heartbeat(sql, config.nodeId, cfg.heartbeatMs, cfg.leaseMs, log);
-  const housekeeper = new Housekeeper(sql, config.nodeId, cfg.runRetentionDays, log);
-
-  // One LISTEN connection: wake-ups for the claimer, change hints for live views.
-  const listener = await sql.listen(NOTIFY_CHANNEL, (payload) => {
-    let n: Notice;
-    try {
-      n = JSON.parse(payload) as Notice;
-    } catch {
-      return;
-    }
-    if (n.t === 'wake') claimer.wake();
-    else if (n.t === 'task') {
-      // Drop held occurrences only when the change cancelled them in the database; an
-      // edit that leaves them pending (a new name, payload or action) must still fire them.
-      if (n.change === 'paused' || n.change === 'deleted' || (n.change === 'updated' && n.cancelled !== false)) executor.forgetTask(n.id);
-      if (n.wake) claimer.wake();
-      hub.publish({ type: 'tasks', taskId: n.id, change: n.change });
-    } else if (n.t === 'runs' && n.node !== config.nodeId && n.count > 0) {
-      hub.publish({ type: 'runs', nodeId: n.node, count: n.count });
-    }
+  // heartbeat and executor need each other (the gate, the held count): the executor is
+  // read through a closure only once both exist
+  let executor: Executor | undefined;
+  const heartbeat = new Heartbeat({
+    sql,
+    nodeId: config.nodeId,
+    clock: baseClock,
+    heartbeatMs: cfg.heartbeatMs,
+    leaseMs: cfg.leaseMs,
+    metrics,
+    log,
+    held: () => executor?.held ?? 0,
+    onOffset: (offsetMs) => {
+      if (correctClock) clock.offsetMs = offsetMs;
+    },
+    onLeaseLapsed: async () => {
+      if (!executor) return;
+      const held = executor.heldRuns();
+      const mine = await runsStillOwned(sql, config.nodeId, held);
+      const lost = new Set(held.filter((r) => !mine.has(r.id)).map((r) => r.id));
+      if (lost.size) log.warn({ lost: lost.size }, 'held runs taken over by other nodes while our lease had lapsed: dropped');
+      executor.forget(lost);
+    },
+  });
+  executor = new Executor({
+    clock,
+    recorder,
+    inFlight,
+    metrics,
+    log,
+    misfireThresholdMs: cfg.misfireThresholdMs,
+    notices,
+    webhooks: deliverer,
+    gate: heartbeat,
+  });
+  const claimer = new Claimer({
+    sql,
+    nodeId: config.nodeId,
+    config: cfg,
+    clock,
+    executor,
+    inFlight,
+    metrics,
+    log,
+    notices,
+    lease: heartbeat,
+    onClaimed: publishRuns,
+  });
+  const housekeeper = new Housekeeper({ sql, nodeId: config.nodeId, clock, retentionDays: cfg.runRetentionDays, log });
+  notices.subscribe('task', (n) => hub.publish({ type: 'tasks', taskId: n.id, change: n.change }));
+  notices.subscribe('runs', (n) => {
+    if (n.node !== config.nodeId && n.count > 0) hub.publish({ type: 'runs', nodeId: n.node, count: n.count });
   });
 
-  heartbeat.start();
-  executor.start();
-  claimer.start();
-  housekeeper.start();
+  // Start in dependency order; stop() goes in reverse.
+  const services: Service[] = [notices, heartbeat, recorder, deliverer, executor, claimer, housekeeper];
+  for (const s of services) await s.start();
 
   const http = await buildHttp({
     sql,
@@ -146,7 +177,7 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     webhookSecrets,
     readiness: async () => {
       try {
-        await Promise.race([dbPing(sql), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000).unref())]);
+        await Promise.race([databasePing(sql), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000).unref())]);
         const pending = await pendingMigrations(sql);
         return pending ? `${pending} migrations not applied` : null;
       } catch (err) {
@@ -154,8 +185,10 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
       }
     },
     collectMetrics: async () => {
-      metrics.inFlight.set(executor.inFlight);
-      metrics.dueBacklog.set(await tasksDueBacklog(sql, clock.now()));
+      metrics.inFlight.set(inFlight.count);
+      metrics.heldBytes.set(inFlight.bytes);
+      metrics.heldOccurrences.set(executor.held);
+      metrics.dueBacklog.set(await tasksDueCount(sql, clock.now()));
     },
   });
   const address = await http.listen({ port: config.port, host: config.host });
@@ -167,25 +200,25 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
       const t0 = Date.now();
       // 1. stop taking requests, finish those in flight
       await http.close();
-      // 2. stop claiming; hand back what is held but not fired so others fire it on time
+      // 2. stop claiming and firing; webhook attempts in flight get a moment to finish;
+      //    results are written (for at most drainMs); what is held but not fired is
+      //    handed back so others fire it on time
+      await housekeeper.stop();
       await claimer.stop();
-      const unfired = executor.stop();
-      // webhook attempts in flight get a moment to finish; the rest are handed back
-      const handedBack = await deliverer.stop();
-      await recorder.flushed();
-      recorder.stop();
+      await executor!.stop();
+      await deliverer.stop();
+      await recorder.stop();
       const released = await runsRelease(sql, config.nodeId).catch((err) => {
         log.warn({ err: (err as Error).message }, 'could not hand back runs; they will be rescued when the lease lapses');
         return 0;
       });
       // 3. leave the cluster
-      await housekeeper.stop();
       await heartbeat.stop();
       await nodeStop(sql, config.nodeId).catch(() => {});
-      await listener.unlisten().catch(() => {});
+      await notices.stop();
       await sql.end({ timeout: 2 });
       await embedded?.stop();
-      log.info({ held: unfired.length, released, webhooksHandedBack: handedBack, ms: Date.now() - t0 }, 'sundial node stopped');
+      log.info({ held: executor!.unfiredAtStop, released, webhooksHandedBack: deliverer.handedBack, ms: Date.now() - t0 }, 'sundial node stopped');
     })());
 
   return { config, http, sql, log, url: address, stop };

@@ -6,14 +6,23 @@ import { parseAllowList } from './webhooks/ssrf.js';
 export interface SchedulerConfig {
   /** how often a node looks for due work when no NOTIFY woke it */
   pollIntervalMs: number;
-  /** claim occurrences this far ahead and hold them on in-memory timers */
+  /** everything due this soon is claimed at once by whichever node looks first */
   lookaheadMs: number;
-  /** when a burst is due within this window, claim it ahead instead of at lookahead pace (0: off) */
-  burstPrefetchMs: number;
-  /** rows per claim transaction */
+  /**
+   * Claim-ahead horizon: occurrences due within it are claimed early (each node its fair
+   * share) and held in memory, so they fire on time while the database is away. It must
+   * outlast a failover: Patroni's leader TTL is at least 20 s and a promotion measured
+   * 19.4 s here; managed services take 30-120 s and want a longer one. 0: lookahead only.
+   */
+  claimAheadMs: number;
+  /** rows per claim transaction (five times this for work beyond the lookahead) */
   claimBatchSize: number;
   /** claimed-but-unrecorded occurrences a node may hold; the claimer waits above it */
   maxInFlight: number;
+  /** the same cap in approximate bytes (large payloads held ahead cannot exhaust memory) */
+  maxInFlightBytes: number;
+  /** a graceful stop waits this long for results to be written before leaving them to the rescue */
+  drainMs: number;
   /** a node's claims are its own while its lease lasts; heartbeats renew it */
   leaseMs: number;
   heartbeatMs: number;
@@ -81,9 +90,11 @@ export interface Config {
 export const defaultSchedulerConfig: SchedulerConfig = {
   pollIntervalMs: 500,
   lookaheadMs: 2000,
-  burstPrefetchMs: 30_000,
+  claimAheadMs: 45_000,
   claimBatchSize: 1000,
   maxInFlight: 100_000,
+  maxInFlightBytes: 128 * 1024 * 1024,
+  drainMs: 5000,
   leaseMs: 5000,
   heartbeatMs: 1000,
   misfireThresholdMs: 10_000,
@@ -110,7 +121,8 @@ Options (each also read from the environment variable shown):
   --log-level <level>   LOG_LEVEL          fatal|error|warn|info|debug (default info)
 
 Tuning (environment only): SUNDIAL_POLL_INTERVAL_MS (500), SUNDIAL_LOOKAHEAD_MS (2000),
-SUNDIAL_CLAIM_BATCH_SIZE (1000), SUNDIAL_MAX_IN_FLIGHT (100000), SUNDIAL_BURST_PREFETCH_MS (30000),
+SUNDIAL_CLAIM_BATCH_SIZE (1000), SUNDIAL_MAX_IN_FLIGHT (100000), SUNDIAL_MAX_IN_FLIGHT_BYTES (134217728),
+SUNDIAL_CLAIM_AHEAD_MS (45000: held occurrences fire on time through a database failover this long),
 SUNDIAL_LEASE_MS (5000), SUNDIAL_HEARTBEAT_MS (1000), SUNDIAL_RUN_RETENTION_DAYS (30)
 
 Security (docs/security.md):
@@ -168,9 +180,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const scheduler: SchedulerConfig = {
     pollIntervalMs: int('SUNDIAL_POLL_INTERVAL_MS', env.SUNDIAL_POLL_INTERVAL_MS, defaultSchedulerConfig.pollIntervalMs),
     lookaheadMs: int('SUNDIAL_LOOKAHEAD_MS', env.SUNDIAL_LOOKAHEAD_MS, defaultSchedulerConfig.lookaheadMs, 0),
-    burstPrefetchMs: int('SUNDIAL_BURST_PREFETCH_MS', env.SUNDIAL_BURST_PREFETCH_MS, defaultSchedulerConfig.burstPrefetchMs, 0),
+    claimAheadMs: int('SUNDIAL_CLAIM_AHEAD_MS', env.SUNDIAL_CLAIM_AHEAD_MS, defaultSchedulerConfig.claimAheadMs, 0),
     claimBatchSize: int('SUNDIAL_CLAIM_BATCH_SIZE', env.SUNDIAL_CLAIM_BATCH_SIZE, defaultSchedulerConfig.claimBatchSize),
     maxInFlight: int('SUNDIAL_MAX_IN_FLIGHT', env.SUNDIAL_MAX_IN_FLIGHT, defaultSchedulerConfig.maxInFlight),
+    maxInFlightBytes: int('SUNDIAL_MAX_IN_FLIGHT_BYTES', env.SUNDIAL_MAX_IN_FLIGHT_BYTES, defaultSchedulerConfig.maxInFlightBytes),
+    drainMs: int('SUNDIAL_DRAIN_MS', env.SUNDIAL_DRAIN_MS, defaultSchedulerConfig.drainMs, 0),
     leaseMs: int('SUNDIAL_LEASE_MS', env.SUNDIAL_LEASE_MS, defaultSchedulerConfig.leaseMs),
     heartbeatMs: int('SUNDIAL_HEARTBEAT_MS', env.SUNDIAL_HEARTBEAT_MS, defaultSchedulerConfig.heartbeatMs),
     misfireThresholdMs: defaultSchedulerConfig.misfireThresholdMs,

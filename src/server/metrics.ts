@@ -8,8 +8,8 @@ export function createMetrics() {
     registry,
     fireLag: new Histogram({
       name: 'sundial_fire_lag_seconds',
-      help: 'Time from an occurrence\'s scheduled instant to the start of its execution',
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      help: 'Time from an occurrence\'s scheduled instant to the start of its execution; negative when it started early (a clock ahead of the database\'s)',
+      buckets: [-1, -0.1, -0.01, -0.001, 0, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
     runs: new Counter({
@@ -50,6 +50,26 @@ export function createMetrics() {
       name: 'sundial_webhook_attempt_seconds',
       help: 'Duration of webhook HTTP attempts',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    clockOffset: new Gauge({
+      name: 'sundial_clock_offset_seconds',
+      help: 'PostgreSQL\'s clock minus this node\'s, measured at heartbeats (the node fires by the corrected time)',
+      registers: [registry],
+    }),
+    clockUncertainty: new Gauge({
+      name: 'sundial_clock_offset_uncertainty_seconds',
+      help: 'Half the round trip of the heartbeat the offset was measured on: the most the correction can be off by',
+      registers: [registry],
+    }),
+    heldOccurrences: new Gauge({
+      name: 'sundial_held_occurrences',
+      help: 'Occurrences claimed ahead and held in memory until their instant',
+      registers: [registry],
+    }),
+    heldBytes: new Gauge({
+      name: 'sundial_in_flight_bytes',
+      help: 'Approximate memory of what this node has claimed and not yet recorded',
       registers: [registry],
     }),
     dueBacklog: new Gauge({

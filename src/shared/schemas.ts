@@ -329,6 +329,10 @@ export type ErrorBody = Static<typeof ErrorBody>;
  *   event: tasks  data: {"taskId": "...", "change": "..."}  a task was created/updated/deleted/paused/resumed
  *   event: ping   data: {}                                  keep-alive every 15 s
  */
+/** What can happen to a task; the NOTIFY notices, the event stream and the UI share this list. */
+export const TASK_CHANGES = ['created', 'updated', 'deleted', 'paused', 'resumed', 'triggered'] as const;
+export type TaskChangeKind = (typeof TASK_CHANGES)[number];
+
 export type ServerEvent =
   | { type: 'runs'; nodeId: string; count: number }
-  | { type: 'tasks'; taskId: string; change: 'created' | 'updated' | 'deleted' | 'paused' | 'resumed' | 'triggered' };
+  | { type: 'tasks'; taskId: string; change: TaskChangeKind };

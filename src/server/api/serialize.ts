@@ -2,7 +2,7 @@ import type { Action, Run, Task } from '../../shared/schemas.js';
 import { ApiError } from '../errors.js';
 import type { RunRow } from '../store/runs.js';
 import type { TaskRow, TaskWithLastRun } from '../store/tasks.js';
-import { compileTaskCron } from '../scheduler/plan.js';
+import { scheduleCron } from '../time/schedule.js';
 import { scheduleOf } from './task-input.js';
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
@@ -10,7 +10,7 @@ const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 export function describeTask(t: TaskRow): string {
   if (t.kind === 'once') return `Once at ${t.runAt!.toISOString().replace('T', ' ').replace('.000Z', ' UTC').replace(/\.(\d{3})Z$/, '.$1 UTC')}`;
   try {
-    return compileTaskCron({ cronExpression: t.cronExpression!, timezone: t.timezone, startAt: t.startAt, endAt: t.endAt }).describe();
+    return scheduleCron(t).describe();
   } catch {
     return t.cronExpression!;
   }

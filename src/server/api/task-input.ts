@@ -5,7 +5,7 @@ import type { Action, Schedule, TaskCreate, TaskPatch, WebhookAction } from '../
 import { LIMITS } from '../../shared/schemas.js';
 import { ApiError, fieldError } from '../errors.js';
 import { compileCron, ScheduleError } from '../time/cron.js';
-import { firstOccurrence } from '../scheduler/plan.js';
+import { firstOccurrence } from '../time/schedule.js';
 import type { TaskChange, TaskInsert, TaskRow } from '../store/tasks.js';
 import { BlockedTargetError, checkLiteral, EMPTY_ALLOW_LIST, type AllowList } from '../webhooks/ssrf.js';
 
@@ -211,9 +211,6 @@ export function resumeChange(current: TaskRow, now: Date): TaskChange {
     // A one-time task whose time passed while paused fires now, marked late; nothing is dropped.
     return { state: 'active', nextRunAt: current.runAt };
   }
-  const next = firstOccurrence(
-    { cronExpression: current.cronExpression!, timezone: current.timezone, startAt: current.startAt, endAt: current.endAt },
-    current.startAt && current.startAt > now ? current.startAt : now,
-  );
+  const next = firstOccurrence(current, current.startAt && current.startAt > now ? current.startAt : now);
   return next ? { state: 'active', nextRunAt: next } : { state: 'completed', nextRunAt: null };
 }

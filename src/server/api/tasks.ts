@@ -4,7 +4,7 @@ import { Run, Task, TaskCreate, TaskListQuery, TaskPage, TaskPatch, ErrorBody } 
 import { ApiError } from '../errors.js';
 import { taskDelete, taskGet, taskInsert, taskList, taskUpdate, type TaskChange } from '../store/tasks.js';
 import { runInsertManual } from '../store/runs.js';
-import { compileTaskCron } from '../scheduler/plan.js';
+import { scheduleCron } from '../time/schedule.js';
 import type { ApiDeps } from './server.js';
 import { assertTaskId, decodeCursor, encodeCursor, runOut, taskOut } from './serialize.js';
 import { requestHash, resumeChange, taskChangeFromPatch, taskInsertFromCreate } from './task-input.js';
@@ -76,7 +76,7 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
       if (!t) throw new ApiError('TASK_NOT_FOUND', `no task with id ${req.params.id}`, { field: 'id' });
       let upcoming: Date[] = [];
       if (t.nextRunAt && t.kind === 'cron') {
-        const cron = compileTaskCron({ cronExpression: t.cronExpression!, timezone: t.timezone, startAt: t.startAt, endAt: t.endAt });
+        const cron = scheduleCron(t);
         upcoming = [t.nextRunAt, ...cron.next(t.nextRunAt, 4)];
       } else if (t.nextRunAt) upcoming = [t.nextRunAt];
       return taskOut(t, upcoming, redact(req));

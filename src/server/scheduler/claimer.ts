@@ -1,51 +1,92 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../time/clock.js';
-import type { Sql } from '../store/db.js';
-import { occurrencesClaimDue, runsClaimOrphaned, type ClaimedRun } from '../store/runs.js';
 import type { SchedulerConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import type { Sql } from '../store/db.js';
+import type { NoticeListener } from '../store/notices.js';
+import { occurrencesClaimDue, runsClaimOrphaned, runsPendingOfNode, runsReleaseSome, type ClaimedRun } from '../store/runs.js';
+import { tasksDueCount } from '../store/tasks.js';
+import type { Clock, Timer } from '../time/clock.js';
 import type { Executor } from './executor.js';
-import type { Recorder } from './recorder.js';
-import { tasksDueBacklog } from '../store/tasks.js';
 import { planClaim } from './plan.js';
+import type { InFlight, Service } from './service.js';
 
-/** A burst is "more due within the prefetch window than this many claim batches". */
-const BURST_BATCHES = 5;
+/** Work beyond the lookahead is claimed in transactions this many times larger. */
+const AHEAD_BATCHES = 5;
+
+/** What the claimer needs to know of the node's lease and the cluster (heartbeat.ts). */
+export interface LeaseView {
+  mayRescue(): boolean;
+  readonly cluster: { liveNodes: number; othersHeld: number };
+}
+
+export interface ClaimerDeps {
+  sql: Sql;
+  nodeId: string;
+  config: SchedulerConfig;
+  clock: Clock;
+  executor: Pick<Executor, 'hold' | 'held' | 'forget' | 'forgetTask' | 'holdsTask' | 'latestHeld'>;
+  inFlight: InFlight;
+  metrics: Metrics;
+  log: Logger;
+  notices?: NoticeListener;
+  lease?: LeaseView;
+  onClaimed?: (count: number) => void;
+}
 
 /**
- * Finds due work and claims it: every `pollIntervalMs`, and at once when a NOTIFY
- * says something became due soon. Claims everything due within the lookahead, batch
- * after batch, up to `maxInFlight` held occurrences (back-pressure: a node never
- * claims more than it can fire before its lease matters).
+ * Finds due work and claims it: every `pollIntervalMs` (jittered), and at once when
+ * a notice says something became due soon or was handed back.
+ *
+ * - Near: everything due within `lookaheadMs` is claimed by whichever node looks
+ *   first, so nothing waits on fairness.
+ * - Ahead: what is due within `claimAheadMs` is claimed too, so it fires on time
+ *   while the database is away; each node claims up to its fair share of the
+ *   cluster's held work (live nodes and their holdings come with the heartbeat), and
+ *   a node holding well over its share (others joined) hands the latest back.
+ * - Caps: never more than `maxInFlight` runs or `maxInFlightBytes` in the in-flight
+ *   account (held, firing or being recorded).
+ * - Rescue: ownerless runs always; runs of nodes whose lease lapsed only when the
+ *   lease view allows (not right after an outage, when every lease lapsed at once).
+ * - Reconcile: after a claim failed mid-way (its COMMIT may have landed), the node's
+ *   own pending runs it does not hold are adopted, or released when there is no room.
  */
-export class Claimer {
-  private timer?: NodeJS.Timeout;
+export class Claimer implements Service {
+  private timer?: Timer;
   private running = false;
   private loop?: Promise<void>;
   private again = false;
   private backoffMs = 0;
+  private reconcileNeeded = false;
+  private readonly refresh = new Set<string>();
+  private unsubscribe: (() => void)[] = [];
 
-  constructor(
-    private readonly sql: Sql,
-    private readonly nodeId: string,
-    private readonly cfg: SchedulerConfig,
-    private readonly clock: Clock,
-    private readonly executor: Executor,
-    private readonly recorder: Recorder,
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
-    private readonly onClaimed: (count: number) => void,
-  ) {}
+  constructor(private readonly deps: ClaimerDeps) {}
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    const n = this.deps.notices;
+    if (n) {
+      this.unsubscribe = [
+        n.subscribe('wake', () => this.wake()),
+        n.subscribe('task', (notice) => {
+          // an edit that left held runs pending may have changed how they fire: re-read them
+          if (notice.change === 'updated' && !notice.cancelled && this.deps.executor.holdsTask(notice.id)) {
+            this.refresh.add(notice.id);
+            this.wake();
+          } else if (notice.wake) this.wake();
+        }),
+      ];
+    }
     this.wake();
   }
 
   async stop(): Promise<void> {
+    if (!this.running) return;
     this.running = false;
-    clearTimeout(this.timer);
+    this.unsubscribe.splice(0).forEach((off) => off());
+    this.timer?.cancel();
+    this.timer = undefined;
     await this.loop;
   }
 
@@ -56,8 +97,9 @@ export class Claimer {
       this.again = true;
       return;
     }
-    clearTimeout(this.timer);
-    this.loop = this.run().finally(() => {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.loop = this.round().finally(() => {
       this.loop = undefined;
       if (!this.running) return;
       if (this.again) {
@@ -67,90 +109,131 @@ export class Claimer {
         // ±20 % jitter: nodes' polls drift apart instead of staying in lock-step, where one
         // node, polling just after another, would find only what became due in between
         const jitter = 0.8 + Math.random() * 0.4;
-        this.timer = setTimeout(() => this.wake(), this.cfg.pollIntervalMs * jitter + this.backoffMs);
+        this.timer = this.deps.clock.setTimer(() => this.wake(), this.deps.config.pollIntervalMs * jitter + this.backoffMs);
       }
     });
   }
 
-  /**
-   * How far ahead to claim on this pass. Normally the lookahead (a second or two). When
-   * a burst is coming — more occurrences due within `burstPrefetchMs` than a few claim
-   * batches — claiming starts early instead: everyone's 9:00 reminder is claimed in
-   * the seconds before 9:00 and fired from memory at 9:00, rather than claimed after
-   * it at the database's pace. One capped count on the partial due index per pass.
-   */
-  private async aheadMs(now: Date): Promise<number> {
-    const { lookaheadMs, burstPrefetchMs, claimBatchSize } = this.cfg;
-    if (burstPrefetchMs <= lookaheadMs) return lookaheadMs;
-    const threshold = claimBatchSize * BURST_BATCHES;
-    const soon = await tasksDueBacklog(this.sql, new Date(now.getTime() + burstPrefetchMs), threshold);
-    return soon >= threshold ? burstPrefetchMs : lookaheadMs;
+  /** Held runs a node may still take on, by count and by bytes. */
+  private room(): number {
+    const { config, inFlight } = this.deps;
+    const byCount = config.maxInFlight - inFlight.count;
+    const perRun = inFlight.count ? inFlight.bytes / inFlight.count : 1024;
+    const byBytes = Math.floor((config.maxInFlightBytes - inFlight.bytes) / perRun);
+    return Math.max(0, Math.min(byCount, byBytes));
   }
 
-  private async run() {
+  private async round() {
     try {
       // One "now" for the whole round: every pass of a catch-up measures misfires from the
-      // same cutoff. Re-reading the clock per pass let the occurrence just after a
-      // fire_once catch-up fall past a later cutoff and be coalesced into a second late run.
-      const now = this.clock.now();
-      const ahead = await this.aheadMs(now);
-      // In a burst, bigger transactions: the per-row work is the same, the round trips
-      // and commits per occurrence are a fifth.
-      const batch = ahead > this.cfg.lookaheadMs ? this.cfg.claimBatchSize * BURST_BATCHES : this.cfg.claimBatchSize;
-      let orphansLeft = true;
-      while (this.running) {
-        const room = this.cfg.maxInFlight - this.executor.inFlight;
-        if (room <= 0) return;
-        const limit = Math.min(batch, room);
-        const horizon = new Date(now.getTime() + ahead);
-        // Orphans are rare: look again within a pass only while the last look came back full.
-        const orphans: Awaited<ReturnType<typeof runsClaimOrphaned>> = orphansLeft
-          ? await runsClaimOrphaned(this.sql, { nodeId: this.nodeId, horizon, limit })
-          : [];
-        orphansLeft = orphans.length >= limit;
-        const claimed = await occurrencesClaimDue(this.sql, {
-          nodeId: this.nodeId,
-          horizon,
-          limit,
-          plan: (t) => {
-            try {
-              return planClaim(t, now, this.cfg.misfireThresholdMs);
-            } catch (err) {
-              // A stored schedule that no longer evaluates must not wedge the whole batch.
-              this.log.error({ taskId: t.id, err }, 'schedule could not be evaluated; task stopped');
-              return {
-                runs: [{ scheduledFor: t.nextRunAt!, status: 'skipped', late: false, reason: `schedule error: ${(err as Error).message}` }],
-                nextRunAt: null,
-                state: 'completed',
-              };
-            }
-          },
-        });
-        const runs: ClaimedRun[] = claimed.claimed;
-        for (const o of orphans) {
-          const misfired = now.getTime() - o.scheduledFor.getTime() > this.cfg.misfireThresholdMs;
-          if (misfired && o.kind === 'cron' && o.misfirePolicy === 'skip' && o.trigger === 'schedule') {
-            this.recorder.add({
-              id: o.id, attempt: o.attempt, status: 'skipped', startedAt: null, finishedAt: now, late: false,
-              reason: 'misfired: skipped by policy (its node was lost)',
-            });
-          } else runs.push(o);
-        }
-        if (runs.length) {
-          this.metrics.claimBatch.observe(runs.length);
-          this.executor.hold(runs);
-          this.onClaimed(runs.length);
-        }
-        this.backoffMs = 0;
-        // Stop when a pass found nothing more to do in this horizon.
-        if (claimed.tasks < limit && orphans.length < limit && !claimed.moreDue) return;
+      // same cutoff, so the occurrence just after a fire_once catch-up cannot fall past a
+      // later cutoff and be coalesced into a second late run.
+      const now = this.deps.clock.now();
+      const { lookaheadMs, claimAheadMs, claimBatchSize } = this.deps.config;
+      if (this.reconcileNeeded) await this.reconcile();
+      if (this.refresh.size) await this.refreshEdited();
+      await this.claimUntil(now, new Date(now.getTime() + lookaheadMs), Infinity, claimBatchSize);
+      if (claimAheadMs > lookaheadMs) {
+        const ahead = new Date(now.getTime() + claimAheadMs);
+        const budget = await this.shareBudget(ahead);
+        if (budget > 0) await this.claimUntil(now, ahead, budget, claimBatchSize * AHEAD_BATCHES);
+        else if (budget < 0) await this.handBack(-budget);
       }
+      this.backoffMs = 0;
     } catch (err) {
-      // Database down or failing over: keep the node up, retry with backoff.
-      // Short: whatever fell due during an outage must fire soon after the database is
-      // back (a 5 s cap pushed it ~5.5 s past the recovery). A failed attempt is cheap.
+      // The claim may have committed while its answer was lost: look for our own runs.
+      this.reconcileNeeded = true;
+      // Database down or failing over: keep the node up and retry soon; a failed attempt
+      // is cheap, and what is due must be claimed as soon as a primary accepts writes.
       this.backoffMs = Math.min(1000, this.backoffMs ? this.backoffMs * 2 : 250);
-      this.log.warn({ err: (err as Error).message, retryInMs: this.cfg.pollIntervalMs + this.backoffMs }, 'claim failed');
+      this.deps.log.warn({ err: (err as Error).message, retryInMs: this.deps.config.pollIntervalMs + this.backoffMs }, 'claim failed');
+    }
+  }
+
+  /**
+   * How many more runs this node may claim ahead (negative: how many it holds over its
+   * share). The share is (what the others hold + what this node holds + tasks due
+   * within the horizon not yet claimed) / live nodes.
+   */
+  private async shareBudget(ahead: Date): Promise<number> {
+    const { sql, config, executor, lease } = this.deps;
+    const nodes = Math.max(1, lease?.cluster.liveNodes ?? 1);
+    const mine = executor.held;
+    if (nodes === 1) return config.maxInFlight;
+    const unclaimed = await tasksDueCount(sql, ahead, config.maxInFlight);
+    const share = Math.ceil(((lease?.cluster.othersHeld ?? 0) + mine + unclaimed) / nodes);
+    // slack against churn: hand back only what is well over the share
+    if (mine > share * 1.5 + 2 * config.claimBatchSize) return share - mine;
+    return Math.max(0, share - mine);
+  }
+
+  private async claimUntil(now: Date, horizon: Date, budget: number, batch: number) {
+    const { sql, nodeId, config, executor, metrics, log, lease } = this.deps;
+    let orphansLeft = true;
+    let taken = 0;
+    while (this.running) {
+      const limit = Math.min(batch, this.room(), budget - taken);
+      if (limit <= 0) return;
+      // Orphans are rare: look again within a pass only while the last look came back full.
+      const orphans: ClaimedRun[] = orphansLeft ? await runsClaimOrphaned(sql, { nodeId, horizon, limit, lapsed: lease?.mayRescue() ?? true }) : [];
+      orphansLeft = orphans.length >= limit;
+      const claimed = await occurrencesClaimDue(sql, {
+        nodeId,
+        horizon,
+        limit,
+        plan: (t) => {
+          const plan = planClaim(t, now, config.misfireThresholdMs);
+          if (plan.scheduleError) log.error({ taskId: t.id, err: plan.scheduleError }, 'schedule could not be evaluated; task stopped');
+          return plan;
+        },
+      });
+      const runs: ClaimedRun[] = [...claimed.claimed, ...orphans];
+      if (runs.length) {
+        metrics.claimBatch.observe(runs.length);
+        executor.hold(runs);
+        this.deps.onClaimed?.(runs.length);
+      }
+      taken += runs.length;
+      // Stop when a pass found nothing more to do in this horizon.
+      if (claimed.tasks < limit && orphans.length < limit && !claimed.moreDue) return;
+    }
+  }
+
+  /** Releases the latest-due held runs, for nodes with room in their share. */
+  private async handBack(count: number) {
+    const { sql, nodeId, executor, log } = this.deps;
+    const runs = executor.latestHeld(count, this.deps.clock.now().getTime() + this.deps.config.lookaheadMs);
+    const released = await runsReleaseSome(sql, nodeId, runs);
+    executor.forget(released);
+    if (released.size) log.info({ released: released.size }, 'handed back claim-ahead runs over this node\'s share');
+  }
+
+  /** Adopts this node's own pending runs that it does not hold (an ambiguous commit). */
+  private async reconcile() {
+    const { sql, nodeId, inFlight, executor, log } = this.deps;
+    // Runs settled while the query ran were in the account before it: never adopted twice.
+    const before = inFlight.ids();
+    const mine = await runsPendingOfNode(sql, nodeId);
+    const unheld = mine.filter((r) => !before.has(r.id) && !inFlight.has(r.id));
+    this.reconcileNeeded = false;
+    if (!unheld.length) return;
+    const room = this.room();
+    const adopt = unheld.slice(0, room);
+    const release = unheld.slice(room);
+    executor.hold(adopt);
+    const released = release.length ? (await runsReleaseSome(sql, nodeId, release)).size : 0;
+    log.warn({ adopted: adopt.length, released }, 'found runs this node owned but did not hold (a claim committed while its connection broke)');
+  }
+
+  /** Re-reads held runs of edited tasks, so they fire as the task is now. */
+  private async refreshEdited() {
+    const { sql, nodeId, executor } = this.deps;
+    for (const taskId of [...this.refresh]) {
+      this.refresh.delete(taskId);
+      const fresh = await runsPendingOfNode(sql, nodeId, taskId);
+      const ids = new Set(fresh.map((r) => r.id));
+      executor.forget(ids);
+      executor.hold(fresh);
     }
   }
 }

@@ -1,36 +1,158 @@
 import type { Logger } from 'pino';
 import type { Sql } from '../store/db.js';
 import { nodeHeartbeat } from '../store/nodes.js';
+import type { Metrics } from '../metrics.js';
+import type { Clock, Timer } from '../time/clock.js';
+import type { FiringGate } from './executor.js';
+import type { Service } from './service.js';
 
-/** Renews this node's lease every `heartbeatMs`; the lease is what keeps its claims its own. */
-export class Heartbeat {
-  private timer?: NodeJS.Timeout;
+export interface HeartbeatDeps {
+  sql: Sql;
+  nodeId: string;
+  /** the node's uncorrected clock: offsets are measured against it */
+  clock: Clock;
+  heartbeatMs: number;
+  leaseMs: number;
+  metrics: Metrics;
+  log: Logger;
+  /** occurrences this node holds, reported so claimers can share the claim-ahead work */
+  held?: () => number;
+  /** called with each new offset estimate (PostgreSQL's clock minus ours, ms) */
+  onOffset?: (offsetMs: number) => void;
+  /**
+   * Called after a beat found the lease lapsed (an outage, or this node froze): others
+   * may have rescued some of our runs, so the node checks what it holds against the
+   * database. Firing resumes after it resolves if it was held back by a freeze.
+   */
+  onLeaseLapsed?: () => Promise<void>;
+}
+
+/** Offset samples kept; the one with the shortest round trip is the estimate. */
+const OFFSET_SAMPLES = 8;
+
+/**
+ * Renews this node's lease every `heartbeatMs`; the lease is what keeps its claims its
+ * own. It also carries three rules about time:
+ *
+ * - Freeze: a gap between two of its ticks longer than the lease, seen on the
+ *   monotonic clock, means this process was stopped (SIGSTOP, a VM pause, a GC
+ *   storm). Others were free to rescue its runs meanwhile, so the firing gate stays
+ *   closed until a beat has gone through and the held runs were checked.
+ * - Rescue grace: after a beat succeeds following failed ones (the database was away)
+ *   every node's lease may have lapsed at once; this node does not take over other
+ *   nodes' runs until a full lease has passed, so each live node has had time to check
+ *   in again. Only then is a lapsed lease evidence that its node is gone.
+ * - Clock offset: each beat reads the server's clock; PostgreSQL's now() minus ours at
+ *   the round trip's midpoint, within half the round trip, is the node's offset.
+ */
+export class Heartbeat implements Service, FiringGate {
+  private timer?: Timer;
   private beat?: Promise<void>;
+  private running = false;
+  private lastTickMono = 0;
+  private frozen = false;
+  private gateWaiters: (() => void)[] = [];
+  private failing = false;
+  private rescueAfterMono = -Infinity;
+  private samples: { offsetMs: number; rttMs: number }[] = [];
+  /** the current estimate, stored with the next beat */
+  offset?: { offsetMs: number; rttMs: number };
+  /** live nodes and what they hold, as of the last beat */
+  cluster = { liveNodes: 1, othersHeld: 0 };
 
-  constructor(
-    private readonly sql: Sql,
-    private readonly nodeId: string,
-    private readonly heartbeatMs: number,
-    private readonly leaseMs: number,
-    private readonly log: Logger,
-  ) {}
+  constructor(private readonly deps: HeartbeatDeps) {}
 
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      if (this.beat) return; // the previous one is still waiting on the database
-      this.beat = nodeHeartbeat(this.sql, this.nodeId, this.leaseMs)
-        .then((wasValid) => {
-          if (!wasValid) this.log.warn('lease had lapsed: runs claimed before may have been taken over (their results are fenced)');
-        })
-        .catch((err) => this.log.warn({ err: (err as Error).message }, 'heartbeat failed'))
-        .finally(() => (this.beat = undefined));
-    }, this.heartbeatMs);
+    if (this.running) return;
+    this.running = true;
+    this.lastTickMono = this.deps.clock.monotonicMs();
+    this.tick();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
+    if (!this.running) return;
+    this.running = false;
+    this.timer?.cancel();
     this.timer = undefined;
     await this.beat;
+    this.gateWaiters.splice(0).forEach((go) => go());
+  }
+
+  /** Whether runs of other nodes whose lease lapsed may be taken over now. */
+  mayRescue(): boolean {
+    return !this.failing && this.deps.clock.monotonicMs() >= this.rescueAfterMono;
+  }
+
+  /** FiringGate: closed while a freeze past the lease has not been confirmed. */
+  open(onOpen: () => void): boolean {
+    this.noticeFreeze();
+    if (!this.frozen) return true;
+    this.gateWaiters.push(onOpen);
+    this.beatNow();
+    return false;
+  }
+
+  /** Renews the lease now (after a freeze, or a test's request). */
+  beatNow(): Promise<void> {
+    this.beat ??= this.renew().finally(() => (this.beat = undefined));
+    return this.beat;
+  }
+
+  private noticeFreeze(): void {
+    const gap = this.deps.clock.monotonicMs() - this.lastTickMono;
+    if (gap > this.deps.leaseMs && !this.frozen) {
+      this.frozen = true;
+      this.deps.log.warn({ stalledMs: Math.round(gap) }, 'this node was frozen past its lease: firing waits until the lease is confirmed');
+    }
+  }
+
+  private tick(): void {
+    if (!this.running) return;
+    this.noticeFreeze();
+    this.lastTickMono = this.deps.clock.monotonicMs();
+    void this.beatNow();
+    this.timer = this.deps.clock.setTimer(() => this.tick(), this.deps.heartbeatMs);
+  }
+
+  private async renew(): Promise<void> {
+    const { sql, nodeId, clock, leaseMs, log } = this.deps;
+    const confirming = this.frozen;
+    const t0 = clock.monotonicMs();
+    const wall0 = clock.now().getTime();
+    try {
+      const held = this.deps.held?.() ?? 0;
+      const beat = await nodeHeartbeat(sql, nodeId, leaseMs, this.offset, held);
+      const rttMs = clock.monotonicMs() - t0;
+      this.cluster = { liveNodes: beat.liveNodes, othersHeld: beat.clusterHeld - held };
+      this.measure(beat.serverNow.getTime() - (wall0 + rttMs / 2), rttMs);
+      if (this.failing) {
+        this.failing = false;
+        this.rescueAfterMono = clock.monotonicMs() + leaseMs;
+        log.info({ graceMs: leaseMs }, 'database reachable again: rescuing other nodes\' runs waits one lease for them to check in');
+      }
+      if (!beat.wasValid) {
+        log.warn('lease had lapsed: checking which held runs are still ours');
+        await this.deps.onLeaseLapsed?.();
+      }
+      // only a beat sent after the freeze was noticed confirms the lease
+      if (confirming && this.frozen) {
+        this.frozen = false;
+        log.info('lease confirmed after a freeze: firing resumes');
+        this.gateWaiters.splice(0).forEach((go) => go());
+      }
+    } catch (err) {
+      this.failing = true;
+      log.warn({ err: (err as Error).message }, 'heartbeat failed');
+    }
+  }
+
+  private measure(offsetMs: number, rttMs: number): void {
+    this.samples.push({ offsetMs, rttMs });
+    if (this.samples.length > OFFSET_SAMPLES) this.samples.shift();
+    const best = this.samples.reduce((a, b) => (b.rttMs < a.rttMs ? b : a));
+    this.offset = { offsetMs: Math.round(best.offsetMs * 10) / 10, rttMs: Math.round(best.rttMs * 10) / 10 };
+    this.deps.metrics.clockOffset.set(this.offset.offsetMs / 1000);
+    this.deps.metrics.clockUncertainty.set(this.offset.rttMs / 2000);
+    this.deps.onOffset?.(this.offset.offsetMs);
   }
 }

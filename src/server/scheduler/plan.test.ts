@@ -1,19 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import type { DueTask } from '../store/runs.js';
-import { MISFIRE_BATCH, planClaim } from './plan.js';
+import { MISFIRE_BATCH, planClaim, planFire, type DueTask, type HeldOccurrence } from './plan.js';
 
 const THRESHOLD = 10_000;
 const cronTask = (over: Partial<DueTask>): DueTask => ({
   id: 't1',
   kind: 'cron',
-  runAt: null,
   cronExpression: '*/5 * * * *',
   timezone: 'UTC',
   startAt: null,
   endAt: null,
   misfirePolicy: 'fire_once',
   nextRunAt: new Date('2027-01-01T10:00:00Z'),
-  state: 'active',
   ...over,
 });
 
@@ -68,7 +65,7 @@ describe('planClaim', () => {
 
   it('a one-time task always fires, late if it must', () => {
     const due = new Date('2027-01-01T10:00:00Z');
-    const once: DueTask = { ...cronTask({}), kind: 'once', cronExpression: null, runAt: due, nextRunAt: due };
+    const once: DueTask = { ...cronTask({}), kind: 'once', cronExpression: null, nextRunAt: due };
     const onTime = planClaim(once, new Date('2027-01-01T09:59:58Z'), THRESHOLD);
     expect(onTime).toEqual({ runs: [{ scheduledFor: due, status: 'pending', late: false, reason: null }], nextRunAt: null, state: 'completed' });
     const late = planClaim(once, new Date('2027-01-02T10:00:00Z'), THRESHOLD);
@@ -82,5 +79,41 @@ describe('planClaim', () => {
     expect(p.runs.map((r) => r.status)).toEqual(['pending']);
     expect(p.nextRunAt).toBeNull();
     expect(p.state).toBe('completed');
+  });
+
+  it('a schedule that no longer evaluates is recorded as skipped with the error, and the task stops', () => {
+    const p = planClaim(cronTask({ cronExpression: 'not a cron' }), new Date('2027-01-01T10:00:00Z'), THRESHOLD);
+    expect(p.scheduleError).toBeTruthy();
+    expect(p.runs).toEqual([{ scheduledFor: new Date('2027-01-01T10:00:00Z'), status: 'skipped', late: false, reason: `schedule error: ${p.scheduleError}` }]);
+    expect(p.state).toBe('completed');
+    expect(p.nextRunAt).toBeNull();
+  });
+});
+
+describe('planFire', () => {
+  const at = new Date('2027-01-01T10:00:00Z');
+  const held = (over: Partial<HeldOccurrence> = {}): HeldOccurrence => ({
+    scheduledFor: at, trigger: 'schedule', late: false, reason: null, rescued: false, kind: 'cron', misfirePolicy: 'skip', ...over,
+  });
+  const after = (ms: number) => new Date(at.getTime() + ms);
+
+  it('on time: fires, not late, lag as measured (negative when early)', () => {
+    expect(planFire(held(), after(3), THRESHOLD)).toEqual({ fire: true, lagMs: 3, late: false, reason: null });
+    expect(planFire(held(), after(-4), THRESHOLD)).toEqual({ fire: true, lagMs: -4, late: false, reason: null });
+  });
+
+  it('past the threshold: fires late with one reason saying by how much, unless the claim gave one', () => {
+    expect(planFire(held(), after(12_400), THRESHOLD)).toEqual({ fire: true, lagMs: 12_400, late: true, reason: 'fired 12 s late' });
+    const caughtUp = held({ late: true, reason: 'misfired: fired late' });
+    expect(planFire(caughtUp, after(50), THRESHOLD)).toMatchObject({ fire: true, late: true, reason: 'misfired: fired late' });
+  });
+
+  it('a rescued skip-policy cron occurrence past its threshold is skipped; anything else rescued still fires', () => {
+    expect(planFire(held({ rescued: true }), after(11_000), THRESHOLD)).toEqual({ fire: false, lagMs: 11_000, reason: 'misfired: skipped by policy (its node was lost)' });
+    expect(planFire(held({ rescued: true }), after(9_000), THRESHOLD).fire).toBe(true);
+    expect(planFire(held({ rescued: true, misfirePolicy: 'fire_once' }), after(11_000), THRESHOLD).fire).toBe(true);
+    expect(planFire(held({ rescued: true, kind: 'once' }), after(11_000), THRESHOLD).fire).toBe(true);
+    expect(planFire(held({ rescued: true, trigger: 'manual' }), after(11_000), THRESHOLD).fire).toBe(true);
+    expect(planFire(held({ rescued: false }), after(11_000), THRESHOLD).fire).toBe(true);
   });
 });

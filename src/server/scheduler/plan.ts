@@ -1,26 +1,40 @@
-// Pure decisions about occurrences: the first one of a new schedule, and what a claim
-// does with a due task (fire, fire late, or record misfires). No I/O, so the rules
-// are tested with plain dates.
-import { compileCron } from '../time/cron.js';
-import type { ClaimPlan, DueTask, PlannedRun } from '../store/runs.js';
+// Every rule about an occurrence's time, and the types they decide over: what a claim
+// does with a due task (fire, fire late, record misfires, stop a broken schedule), and
+// what firing a held run means (on time, late, or skipped because its node was lost).
+// No I/O, so the rules are tested with plain dates; the store and the services
+// import these types and decisions, never the other way round.
+import { scheduleCron } from '../time/schedule.js';
 
 /** Most misfired occurrences recorded per task per claim; the rest follow on the next pass. */
 export const MISFIRE_BATCH = 1000;
 
-export interface CronFields {
-  cronExpression: string;
+export type MisfirePolicy = 'fire_once' | 'skip';
+
+/** What the claim reads of a due task to plan it. */
+export interface DueTask {
+  id: string;
+  kind: 'once' | 'cron';
+  cronExpression: string | null;
   timezone: string;
   startAt: Date | null;
   endAt: Date | null;
+  misfirePolicy: MisfirePolicy;
+  nextRunAt: Date;
 }
 
-export function compileTaskCron(t: CronFields) {
-  return compileCron({ expression: t.cronExpression, timezone: t.timezone, startAt: t.startAt, endAt: t.endAt });
+export interface PlannedRun {
+  scheduledFor: Date;
+  status: 'pending' | 'skipped';
+  reason: string | null;
+  late: boolean;
 }
 
-/** First occurrence at or after `from` (null: the schedule has nothing left). */
-export function firstOccurrence(t: CronFields, from: Date): Date | null {
-  return compileTaskCron(t).nextAfter(new Date(from.getTime() - 1));
+export interface ClaimPlan {
+  runs: PlannedRun[];
+  nextRunAt: Date | null;
+  state: 'active' | 'completed';
+  /** set when the stored schedule no longer evaluates: the task was stopped */
+  scheduleError?: string;
 }
 
 /**
@@ -31,9 +45,25 @@ export function firstOccurrence(t: CronFields, from: Date): Date | null {
  * - cron, misfired (the cluster was down): every missed occurrence is accounted for.
  *   `skip` records them all as skipped; `fire_once` records all but the latest as
  *   skipped and fires the latest once, late. At most MISFIRE_BATCH per pass.
+ * - a stored schedule that no longer evaluates: its occurrence is recorded as skipped
+ *   with the error and the task completes, so one broken row cannot wedge a claim batch.
  */
 export function planClaim(t: DueTask, now: Date, misfireThresholdMs: number): ClaimPlan {
-  const due = t.nextRunAt!;
+  try {
+    return planSchedule(t, now, misfireThresholdMs);
+  } catch (err) {
+    const message = (err as Error).message;
+    return {
+      runs: [{ scheduledFor: t.nextRunAt, status: 'skipped', late: false, reason: `schedule error: ${message}` }],
+      nextRunAt: null,
+      state: 'completed',
+      scheduleError: message,
+    };
+  }
+}
+
+function planSchedule(t: DueTask, now: Date, misfireThresholdMs: number): ClaimPlan {
+  const due = t.nextRunAt;
   if (t.kind === 'once') {
     const late = now.getTime() - due.getTime() > misfireThresholdMs;
     return {
@@ -42,7 +72,7 @@ export function planClaim(t: DueTask, now: Date, misfireThresholdMs: number): Cl
       state: 'completed',
     };
   }
-  const cron = compileTaskCron(t as CronFields);
+  const cron = scheduleCron(t);
   const cutoff = now.getTime() - misfireThresholdMs;
   if (due.getTime() >= cutoff) {
     const next = cron.nextAfter(due);
@@ -75,4 +105,42 @@ export function planClaim(t: DueTask, now: Date, misfireThresholdMs: number): Cl
     };
   }
   return { runs, nextRunAt: next, state: next ? 'active' : 'completed' };
+}
+
+/** What the executor knows of a held run when it decides how to fire it. */
+export interface HeldOccurrence {
+  scheduledFor: Date;
+  trigger: 'schedule' | 'manual';
+  /** decided at claim time (a misfire catch-up, a late one-time task) */
+  late: boolean;
+  reason: string | null;
+  /** taken over from another node (lost or drained), not claimed from its task */
+  rescued: boolean;
+  kind: 'once' | 'cron';
+  misfirePolicy: MisfirePolicy;
+}
+
+export type FireDecision =
+  | { fire: true; lagMs: number; late: boolean; reason: string | null }
+  | { fire: false; lagMs: number; reason: string };
+
+export function firedLateReason(lagMs: number): string {
+  return `fired ${Math.round(lagMs / 1000)} s late`;
+}
+
+/**
+ * What firing a held run at `startedAt` means. It fires, late if it starts more than
+ * the misfire threshold after its time (the reason says by how much, unless the claim
+ * already gave one). One exception keeps the `skip` policy honest when a node is
+ * lost: a scheduled cron occurrence rescued from another node after its threshold
+ * passed is recorded as skipped, as the claim would have recorded it.
+ */
+export function planFire(run: HeldOccurrence, startedAt: Date, misfireThresholdMs: number): FireDecision {
+  const lagMs = startedAt.getTime() - run.scheduledFor.getTime();
+  const overdue = lagMs > misfireThresholdMs;
+  if (overdue && run.rescued && run.kind === 'cron' && run.misfirePolicy === 'skip' && run.trigger === 'schedule') {
+    return { fire: false, lagMs, reason: 'misfired: skipped by policy (its node was lost)' };
+  }
+  const late = run.late || overdue;
+  return { fire: true, lagMs, late, reason: late && !run.reason ? firedLateReason(lagMs) : run.reason };
 }

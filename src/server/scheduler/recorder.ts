@@ -2,35 +2,51 @@ import type { Logger } from 'pino';
 import type { Sql } from '../store/db.js';
 import { runsComplete, type RunResult } from '../store/runs.js';
 import type { Metrics } from '../metrics.js';
+import type { Clock, Timer } from '../time/clock.js';
+import type { InFlight, Service } from './service.js';
 
 const MAX_BATCH = 2000;
 const MAX_CONCURRENT = 3;
 const RETRY_MS = 500;
 const FLUSH_MS = 25;
 
+export interface RecorderDeps {
+  sql: Sql;
+  nodeId: string;
+  clock: Clock;
+  inFlight: InFlight;
+  metrics: Metrics;
+  log: Logger;
+  /** how long stop() keeps trying to write what is queued before leaving it to the rescue */
+  drainMs: number;
+  onRecorded?: (count: number) => void;
+}
+
 /**
  * Writes run results in batches. Firing never waits on the database: results queue
  * here, and up to MAX_CONCURRENT statements of up to MAX_BATCH rows are in flight.
- * If the database is unreachable the results wait and are retried; the fence in
- * runsComplete decides whether they still count.
+ * While the database is unreachable (an outage, a failover) results stay queued and
+ * are retried every RETRY_MS; the fence in runsComplete decides whether they still
+ * count once a primary accepts writes. The queue is bounded by what the claimer may
+ * hold (every queued result is an open entry of the in-flight account). A result
+ * leaves the account once its write has been answered, accepted or fenced.
  */
-export class Recorder {
+export class Recorder implements Service {
   private queue: RunResult[] = [];
   private active = 0;
-  private scheduled = false;
+  private flushTimer?: Timer;
+  private retryTimer?: Timer;
   private idleWaiters: (() => void)[] = [];
-  private retryTimer?: NodeJS.Timeout;
+  private stopped = false;
 
-  constructor(
-    private readonly sql: Sql,
-    private readonly nodeId: string,
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
-    private readonly onRecorded: (count: number) => void,
-  ) {}
+  constructor(private readonly deps: RecorderDeps) {}
 
   get pending(): number {
     return this.queue.length;
+  }
+
+  start(): void {
+    this.stopped = false;
   }
 
   add(result: RunResult): void {
@@ -38,31 +54,49 @@ export class Recorder {
     this.schedule();
   }
 
-  /** Resolves when everything queued so far has been written (or given up on stop). */
+  /** Resolves when everything queued so far has been written. */
   async flushed(): Promise<void> {
     if (!this.queue.length && !this.active) return;
     this.schedule();
     await new Promise<void>((r) => this.idleWaiters.push(r));
   }
 
-  stop(): void {
-    clearTimeout(this.retryTimer);
+  /**
+   * Writes what is queued, for at most `drainMs`; what is still unwritten then stays
+   * pending in the database under this node, and is rescued after its lease lapses.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    let deadline: Timer | undefined;
+    const gaveUp = await Promise.race([
+      this.flushed().then(() => false),
+      new Promise<boolean>((r) => (deadline = this.deps.clock.setTimer(() => r(true), this.deps.drainMs))),
+    ]);
+    deadline?.cancel();
+    this.stopped = true;
+    this.flushTimer?.cancel();
+    this.retryTimer?.cancel();
+    this.flushTimer = this.retryTimer = undefined;
+    if (gaveUp && this.queue.length) {
+      this.deps.log.warn({ unwritten: this.queue.length }, 'results not written before stop; those runs will be rescued');
+    }
+    for (const r of this.queue.splice(0)) this.deps.inFlight.close(r.id);
+    this.idleWaiters.splice(0).forEach((r) => r());
   }
 
   private schedule() {
-    if (this.scheduled || this.retryTimer) return;
-    this.scheduled = true;
+    if (this.stopped || this.flushTimer || this.retryTimer) return;
     // Results wait up to FLUSH_MS to share a statement. The run's start time is already
     // stamped, so this costs no lag; without it a steady 1,000 occurrences a second,
     // each due in its own tick, became 1,000 transactions (and NOTIFYs) a second.
-    setTimeout(() => {
-      this.scheduled = false;
+    this.flushTimer = this.deps.clock.setTimer(() => {
+      this.flushTimer = undefined;
       this.pump();
     }, this.queue.length >= MAX_BATCH ? 0 : FLUSH_MS);
   }
 
   private pump() {
-    while (this.queue.length && this.active < MAX_CONCURRENT) {
+    while (!this.stopped && this.queue.length && this.active < MAX_CONCURRENT) {
       const batch = this.queue.splice(0, MAX_BATCH);
       this.active++;
       void this.write(batch).finally(() => {
@@ -75,22 +109,26 @@ export class Recorder {
   }
 
   private async write(batch: RunResult[]) {
+    const { sql, nodeId, metrics, log, inFlight } = this.deps;
     try {
-      const accepted = new Set(await runsComplete(this.sql, this.nodeId, batch));
-      this.metrics.recordBatch.observe(batch.length);
+      const accepted = new Set(await runsComplete(sql, nodeId, batch));
+      metrics.recordBatch.observe(batch.length);
       for (const r of batch) {
-        if (accepted.has(r.id)) this.metrics.runs.inc({ status: r.status });
-        else this.metrics.fenced.inc();
+        if (accepted.has(r.id)) metrics.runs.inc({ status: r.status });
+        else metrics.fenced.inc();
+        inFlight.close(r.id);
       }
-      this.onRecorded(accepted.size);
+      this.deps.onRecorded?.(accepted.size);
     } catch (err) {
-      this.log.warn({ err, batch: batch.length }, 'recording results failed; will retry');
+      log.warn({ err: (err as Error).message, batch: batch.length }, 'recording results failed; will retry');
       this.queue.unshift(...batch);
-      this.retryTimer ??= setTimeout(() => {
+      if (this.stopped || this.retryTimer) return;
+      this.flushTimer?.cancel();
+      this.flushTimer = undefined;
+      this.retryTimer = this.deps.clock.setTimer(() => {
         this.retryTimer = undefined;
         this.pump();
       }, RETRY_MS);
-      this.retryTimer.unref();
     }
   }
 }

@@ -10,6 +10,9 @@ export interface NodeRow {
   heartbeatAt: Date;
   leaseUntil: Date;
   stoppedAt: Date | null;
+  /** PostgreSQL's clock minus the node's, measured at its last heartbeat (null: not yet) */
+  clockOffsetMs: number | null;
+  clockRttMs: number | null;
 }
 
 /**
@@ -33,14 +36,44 @@ export async function nodeRegister(
   });
 }
 
-/** Renews the lease. Returns false if the lease had already lapsed (others may own our runs now). */
-export async function nodeHeartbeat(sql: Sql, id: string, leaseMs: number): Promise<boolean> {
-  const [row] = await sql<{ wasValid: boolean }[]>`
-    update nodes n set heartbeat_at = now(), lease_until = now() + ${leaseMs} * interval '1 ms', stopped_at = null
-    from (select lease_until >= now() as was_valid from nodes where id = ${id}) prev
-    where n.id = ${id}
-    returning prev.was_valid`;
-  return row?.wasValid ?? false;
+export interface Beat {
+  /** the lease was still valid when renewed; false: others may own our runs now */
+  wasValid: boolean;
+  /** the server's clock_timestamp() while it renewed the lease */
+  serverNow: Date;
+  /** live nodes, this one included, and what they reported holding */
+  liveNodes: number;
+  clusterHeld: number;
+}
+
+/**
+ * Renews the lease and stores the clock offset measured at the previous beat. The
+ * server's own clock, read here, is what the next offset is measured from.
+ */
+export async function nodeHeartbeat(
+  sql: Sql,
+  id: string,
+  leaseMs: number,
+  clock?: { offsetMs: number; rttMs: number },
+  held = 0,
+): Promise<Beat> {
+  const [row] = await sql<{ wasValid: boolean; serverNow: Date; liveNodes: string; clusterHeld: string }[]>`
+    with beat as (
+      update nodes n set heartbeat_at = now(), lease_until = now() + ${leaseMs} * interval '1 ms', stopped_at = null,
+                         clock_offset_ms = coalesce(${clock?.offsetMs ?? null}::float8, n.clock_offset_ms),
+                         clock_rtt_ms = coalesce(${clock?.rttMs ?? null}::float8, n.clock_rtt_ms),
+                         held = ${held}
+      from (select lease_until >= now() as was_valid from nodes where id = ${id}) prev
+      where n.id = ${id}
+      returning prev.was_valid
+    )
+    -- the others as they were before this statement; this node as it is now
+    select beat.was_valid, clock_timestamp() as server_now,
+           1 + count(o.id) as live_nodes, ${held} + coalesce(sum(o.held), 0) as cluster_held
+    from beat left join nodes o on o.id <> ${id} and o.stopped_at is null and o.lease_until >= now()
+    group by beat.was_valid`;
+  if (!row) throw new Error(`node ${id} is not registered`);
+  return { wasValid: row.wasValid, serverNow: row.serverNow, liveNodes: Number(row.liveNodes), clusterHeld: Number(row.clusterHeld) };
 }
 
 export async function nodeStop(sql: Sql, id: string): Promise<void> {
@@ -78,6 +111,7 @@ export async function leaderLeaseRelease(sql: Sql, name: string, nodeId: string)
   await sql`delete from leader_leases where name = ${name} and node_id = ${nodeId}`;
 }
 
-export async function dbPing(sql: Sql): Promise<void> {
+/** One round trip to the database (readiness). */
+export async function databasePing(sql: Sql): Promise<void> {
   await sql`select 1`;
 }

@@ -1,7 +1,8 @@
 // Every SQL statement about runs (occurrences and their execution log).
 import type { Sql } from './db.js';
 import type { Action, Delivery } from '../../shared/schemas.js';
-import { NOTIFY_CHANNEL, type TaskRow } from './tasks.js';
+import { notify, noticeSql } from './notices.js';
+import type { ClaimPlan, DueTask, HeldOccurrence } from '../scheduler/plan.js';
 
 export type RunStatusRow = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
@@ -23,35 +24,14 @@ export interface RunRow {
 }
 
 /** What a node holds in memory between claim and fire. */
-export interface ClaimedRun {
+export interface ClaimedRun extends HeldOccurrence {
   id: string;
   taskId: string;
-  scheduledFor: Date;
+  /** the fence: a result counts only under this attempt (a rescue bumps it) */
   attempt: number;
-  late: boolean;
-  trigger: 'schedule' | 'manual';
-  reason: string | null;
   /** decides the firing path: `log` is recorded at once, `webhook` goes to the deliverer */
   actionType: Action['type'];
 }
-
-export interface PlannedRun {
-  scheduledFor: Date;
-  status: 'pending' | 'skipped';
-  reason: string | null;
-  late: boolean;
-}
-
-export interface ClaimPlan {
-  runs: PlannedRun[];
-  nextRunAt: Date | null;
-  state: 'active' | 'completed';
-}
-
-export type DueTask = Pick<
-  TaskRow,
-  'id' | 'kind' | 'runAt' | 'cronExpression' | 'timezone' | 'startAt' | 'endAt' | 'misfirePolicy' | 'nextRunAt' | 'state'
-> & { actionType: Action['type'] };
 
 /**
  * The claim: in one transaction, lock due tasks (SKIP LOCKED, so nodes never wait on
@@ -63,17 +43,17 @@ export type DueTask = Pick<
 export async function occurrencesClaimDue(
   sql: Sql,
   opts: { nodeId: string; horizon: Date; limit: number; plan: (task: DueTask) => ClaimPlan },
-): Promise<{ claimed: ClaimedRun[]; tasks: number; skipped: number; moreDue: boolean }> {
+): Promise<{ claimed: ClaimedRun[]; tasks: number; moreDue: boolean }> {
   return sql.begin(async (tx) => {
-    const due = await tx<DueTask[]>`
-      select id, kind, run_at, cron_expression, timezone, start_at, end_at, misfire_policy, next_run_at, state,
+    const due = await tx<(DueTask & { actionType: Action['type'] })[]>`
+      select id, kind, cron_expression, timezone, start_at, end_at, misfire_policy, next_run_at,
              action->>'type' as action_type
       from tasks
       where next_run_at <= ${opts.horizon} and state = 'active'
       order by next_run_at
       limit ${opts.limit}
       for update skip locked`;
-    if (!due.length) return { claimed: [], tasks: 0, skipped: 0, moreDue: false };
+    if (!due.length) return { claimed: [], tasks: 0, moreDue: false };
 
     // Rows travel as one JSON parameter: postgres.js array parameters mangle nulls and
     // booleans, and json_to_recordset is one parse on the server for the whole batch.
@@ -88,7 +68,7 @@ export async function occurrencesClaimDue(
     }
 
     const inserted = runs.length
-      ? await tx<(ClaimedRun & { status: string })[]>`
+      ? await tx<(Pick<ClaimedRun, 'id' | 'taskId' | 'scheduledFor' | 'attempt' | 'late' | 'trigger' | 'reason'> & { status: string })[]>`
           insert into runs (task_id, scheduled_for, status, reason, late, attempt, node_id, claimed_at, finished_at)
           select v.task_id, v.at, v.status, v.reason, v.late,
                  case when v.status = 'pending' then 1 else 0 end,
@@ -106,25 +86,34 @@ export async function occurrencesClaimDue(
       from json_to_recordset(${JSON.stringify(moves)}::text::json) as v(id uuid, next timestamptz, state text)
       where t.id = v.id`;
 
-    const actionOf = new Map(due.map((t) => [t.id, t.actionType]));
-    const claimed = inserted.filter((r) => r.status === 'pending');
-    for (const r of claimed) r.actionType = actionOf.get(r.taskId) ?? 'log';
+    const taskOf = new Map(due.map((t) => [t.id, t]));
+    const claimed: ClaimedRun[] = [];
+    for (const { status, ...r } of inserted) {
+      if (status !== 'pending') continue;
+      const t = taskOf.get(r.taskId)!;
+      claimed.push({ ...r, actionType: t.actionType, kind: t.kind, misfirePolicy: t.misfirePolicy, rescued: false });
+    }
     // a recurring task may already have its next occurrence inside the horizon
     const moreDue = moves.some((m) => m.next !== null && m.next <= opts.horizon.toISOString());
-    return { claimed, tasks: due.length, skipped: inserted.length - claimed.length, moreDue };
+    return { claimed, tasks: due.length, moreDue };
   });
 }
 
+/** A held run's columns, from runs `r` joined with its task `t`: one list for every statement that hands runs to the executor. */
+const claimedColumns = (sql: Sql) => sql`
+  r.id, r.task_id, r.scheduled_for, r.attempt, r.late, r.trigger, r.reason, t.kind, t.misfire_policy,
+  t.action->>'type' as action_type`;
+
 /**
  * Runs that are pending with no live owner: manual triggers, runs handed back by a
- * draining node, and runs of a node whose lease lapsed (crashed or frozen). The claim
- * bumps `attempt`, which fences the previous owner's late result.
+ * draining node, and (with `lapsed`) runs of a node whose lease lapsed (crashed or
+ * frozen). The claim bumps `attempt`, which fences the previous owner's late result.
  */
 export async function runsClaimOrphaned(
   sql: Sql,
-  opts: { nodeId: string; horizon: Date; limit: number },
-): Promise<(ClaimedRun & { kind: string; misfirePolicy: string })[]> {
-  return sql`
+  opts: { nodeId: string; horizon: Date; limit: number; lapsed: boolean },
+): Promise<ClaimedRun[]> {
+  return sql<ClaimedRun[]>`
     update runs r set node_id = ${opts.nodeId}, attempt = r.attempt + 1, claimed_at = now()
     from tasks t
     where t.id = r.task_id and r.id in (
@@ -134,12 +123,55 @@ export async function runsClaimOrphaned(
       select o.id from runs o
       where o.status in ('pending', 'running') and o.scheduled_for <= ${opts.horizon}
         and (o.node_id is null
-             or o.node_id = any(array(select id from nodes where lease_until < now())))
+             or (${opts.lapsed} and o.node_id = any(array(select id from nodes where lease_until < now()))))
       order by o.scheduled_for
       limit ${opts.limit}
       for update of o skip locked)
-    returning r.id, r.task_id, r.scheduled_for, r.attempt, r.late, r.trigger, r.reason, t.kind, t.misfire_policy,
-              t.action->>'type' as action_type`;
+    returning ${claimedColumns(sql)}, true as rescued`;
+}
+
+/**
+ * This node's own pending runs, optionally of one task. After a claim whose COMMIT may
+ * have reached the server while the connection broke, the node owns runs it never
+ * received; the rescue never looks at a live node's runs, so the node finds them here
+ * (runs_open_owner_idx) and adopts or releases them. Also used to re-read held runs
+ * after their task was edited.
+ */
+export async function runsPendingOfNode(sql: Sql, nodeId: string, taskId?: string): Promise<ClaimedRun[]> {
+  return sql<ClaimedRun[]>`
+    select ${claimedColumns(sql)}, false as rescued
+    from runs r join tasks t on t.id = r.task_id
+    where r.node_id = ${nodeId} and r.status = 'pending'
+      ${taskId ? sql`and r.task_id = ${taskId}` : sql``}`;
+}
+
+/** Which of these held runs are still this node's (same attempt, still pending): after its lease lapsed. */
+export async function runsStillOwned(sql: Sql, nodeId: string, runs: { id: string; attempt: number }[]): Promise<Set<string>> {
+  if (!runs.length) return new Set();
+  const rows = await sql<{ id: string }[]>`
+    select r.id from runs r
+    join json_to_recordset(${JSON.stringify(runs)}::text::json) as v(id bigint, attempt int)
+      on r.id = v.id and r.attempt = v.attempt
+    where r.node_id = ${nodeId} and r.status = 'pending'`;
+  return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * Hands back some held runs (fenced by attempt), for other nodes to claim: a node
+ * holding more than its share of the claim-ahead work, or adopting more than it has
+ * room for. Returns the ids released; a NOTIFY wakes the claimers.
+ */
+export async function runsReleaseSome(sql: Sql, nodeId: string, runs: { id: string; attempt: number }[]): Promise<Set<string>> {
+  if (!runs.length) return new Set();
+  const rows = await sql<{ id: string }[]>`
+    with released as (
+      update runs r set node_id = null
+      from json_to_recordset(${JSON.stringify(runs)}::text::json) as v(id bigint, attempt int)
+      where r.id = v.id and r.attempt = v.attempt and r.node_id = ${nodeId} and r.status = 'pending'
+      returning r.id
+    ), n as (select ${noticeSql(sql, { t: 'wake' })} where exists (select 1 from released))
+    select id from released left join n on true`;
+  return new Set(rows.map((r) => r.id));
 }
 
 export interface RunResult {
@@ -198,11 +230,9 @@ export async function runsComplete(sql: Sql, nodeId: string, results: RunResult[
           and coalesce(r.node_id, '') = ${nodeId}
           and coalesce(r.status, '') in ('pending', 'running')
         returning r.id
-      ), n as (
-        select pg_notify(${NOTIFY_CHANNEL}, json_build_object('t', 'runs', 'node', ${nodeId}::text,
-                                                             'count', (select count(*) from done))::text)
       )
-      select done.id from done, n`;
+      select id from done`;
+    if (rows.length) await notify(tx, { t: 'runs', node: nodeId, count: rows.length });
     return rows.map((r) => r.id);
   });
 }
@@ -250,7 +280,7 @@ export async function runsStartWebhook(
         and u.status in ('pending', 'running') and t.id = u.task_id
       returning u.status, t.name as task_name, t.action, t.payload, u.deliveries`;
     if (row?.status === 'skipped') {
-      await tx`select pg_notify(${NOTIFY_CHANNEL}, ${JSON.stringify({ t: 'runs', node: r.nodeId, count: 1 })})`;
+      await notify(tx, { t: 'runs', node: r.nodeId, count: 1 });
     }
     return row;
   });
@@ -285,7 +315,7 @@ export async function runsReleaseDeliveries(
       where r.id = v.id and r.attempt = v.attempt and r.node_id = ${nodeId} and r.status = 'running'
       returning r.id
     )
-    select count(*) as n, pg_notify(${NOTIFY_CHANNEL}, '{"t":"wake"}') from released`;
+    select count(*) as n, ${noticeSql(sql, { t: 'wake' })} from released`;
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -295,7 +325,7 @@ export async function runsRelease(sql: Sql, nodeId: string): Promise<number> {
     with released as (
       update runs set node_id = null where node_id = ${nodeId} and status = 'pending' returning id
     )
-    select count(*) as n, pg_notify(${NOTIFY_CHANNEL}, '{"t":"wake"}') from released`;
+    select count(*) as n, ${noticeSql(sql, { t: 'wake' })} from released`;
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -306,7 +336,7 @@ export async function runInsertManual(sql: Sql, taskId: string): Promise<RunRow>
       select id, now(), 'manual', 'pending', 'run now' from tasks where id = ${taskId} and state <> 'deleted'
       returning *, (select name from tasks where id = ${taskId}) as task_name`;
     if (run) {
-      await tx`select pg_notify(${NOTIFY_CHANNEL}, ${JSON.stringify({ t: 'task', id: taskId, change: 'triggered', wake: true })})`;
+      await notify(tx, { t: 'task', id: taskId, change: 'triggered', wake: true });
     }
     return run!;
   });

@@ -1,6 +1,7 @@
 // Every SQL statement about tasks. Functions are named entity + verb.
-import type { Sql, Tx } from './db.js';
-import type { Action } from '../../shared/schemas.js';
+import type { Sql } from './db.js';
+import type { Action, TaskChangeKind } from '../../shared/schemas.js';
+import { notify } from './notices.js';
 
 export type TaskKind = 'once' | 'cron';
 export type TaskStateRow = 'active' | 'paused' | 'completed' | 'deleted';
@@ -39,19 +40,6 @@ export type TaskWithLastRun = TaskRow & LastRunRow;
 /** What a create stores: the row minus what PostgreSQL assigns. */
 export type TaskInsert = Omit<TaskRow, 'id' | 'version' | 'createdAt' | 'updatedAt'>;
 
-/** Sent in the same transaction as the change: one NOTIFY per transaction, never per row. */
-export interface TaskNotice {
-  t: 'task';
-  id: string;
-  change: 'created' | 'updated' | 'deleted' | 'paused' | 'resumed' | 'triggered';
-  /** set when the change makes something due within the lookahead: claimers wake up */
-  wake?: boolean;
-  /** set when claimed, unfired occurrences were cancelled: nodes drop what they hold */
-  cancelled?: boolean;
-}
-
-export const NOTIFY_CHANNEL = 'sundial';
-
 const LAST_RUN = (sql: Sql) => sql`
   left join lateral (
     select r.id as last_run_id, r.status as last_run_status,
@@ -60,10 +48,6 @@ const LAST_RUN = (sql: Sql) => sql`
     from runs r where r.task_id = t.id and r.status <> 'pending'
     order by r.scheduled_for desc, r.id desc limit 1
   ) lr on true`;
-
-export async function taskNotify(sql: Tx, notice: TaskNotice): Promise<void> {
-  await sql`select pg_notify(${NOTIFY_CHANNEL}, ${JSON.stringify(notice)})`;
-}
 
 /** Inserts, or returns the task already created under the same idempotency key (created=false). */
 export async function taskInsert(sql: Sql, t: TaskInsert, wake: boolean): Promise<{ task: TaskRow; created: boolean }> {
@@ -77,7 +61,7 @@ export async function taskInsert(sql: Sql, t: TaskInsert, wake: boolean): Promis
       on conflict (idempotency_key) do nothing
       returning *`;
     if (rows[0]) {
-      await taskNotify(tx, { t: 'task', id: rows[0].id, change: 'created', wake });
+      await notify(tx, { t: 'task', id: rows[0].id, change: 'created', wake });
       return { task: rows[0], created: true };
     }
     const [existing] = await tx<TaskRow[]>`select * from tasks where idempotency_key = ${t.idempotencyKey}`;
@@ -143,7 +127,7 @@ export async function taskUpdate(
   sql: Sql,
   id: string,
   expectedVersion: number | undefined,
-  compute: (current: TaskRow) => { change: TaskChange; cancelPending?: string; notice: TaskNotice['change']; wake: boolean },
+  compute: (current: TaskRow) => { change: TaskChange; cancelPending?: string; notice: TaskChangeKind; wake: boolean },
 ): Promise<TaskUpdateResult> {
   return sql.begin(async (tx) => {
     const [current] = await tx<TaskRow[]>`select * from tasks where id = ${id} and state <> 'deleted' for update`;
@@ -164,11 +148,20 @@ export async function taskUpdate(
       where id = ${id}
       returning *`;
     if (cancelPending) {
+      // Occurrences claimed ahead whose time has not come are not history yet: they are
+      // removed, so a resume or a new schedule can claim the same instants again (the
+      // occurrence key would refuse them). Those already due are recorded as skipped.
       await tx`
+        with cancelled as (
+          select id, scheduled_for > now() as ahead from runs
+          where task_id = ${id} and status = 'pending' and trigger = 'schedule'
+        ), removed as (
+          delete from runs where id in (select id from cancelled where ahead)
+        )
         update runs set status = 'skipped', reason = ${cancelPending}, finished_at = now(), node_id = null
-        where task_id = ${id} and status = 'pending' and trigger = 'schedule'`;
+        where id in (select id from cancelled where not ahead)`;
     }
-    await taskNotify(tx, { t: 'task', id, change: notice, wake, cancelled: !!cancelPending });
+    await notify(tx, { t: 'task', id, change: notice, wake, cancelled: !!cancelPending });
     return { ok: true, task: task! } as const;
   });
 }
@@ -184,7 +177,7 @@ export async function taskDelete(sql: Sql, id: string): Promise<boolean> {
     await tx`
       update runs set status = 'skipped', reason = 'task deleted', finished_at = now(), node_id = null
       where task_id = ${id} and status = 'pending'`;
-    await taskNotify(tx, { t: 'task', id, change: 'deleted' });
+    await notify(tx, { t: 'task', id, change: 'deleted', cancelled: true });
     return true;
   });
 }
@@ -194,10 +187,14 @@ export async function taskCountsByState(sql: Sql): Promise<Record<string, number
   return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
 }
 
-/** Tasks already due and not yet claimed, capped so a scrape stays cheap. */
-export async function tasksDueBacklog(sql: Sql, now: Date, cap = 100_000): Promise<number> {
+/**
+ * Tasks with an occurrence due by `until` and not yet claimed, counted up to `cap` so
+ * the count stays cheap (the due index, no more than `cap` entries). At `now` it is
+ * the backlog; at a horizon, the work a claimer shares out.
+ */
+export async function tasksDueCount(sql: Sql, until: Date, cap = 100_000): Promise<number> {
   const [row] = await sql<{ n: string }[]>`
-    select count(*) as n from (select 1 from tasks where next_run_at <= ${now} limit ${cap}) d`;
+    select count(*) as n from (select 1 from tasks where next_run_at <= ${until} limit ${cap}) d`;
   return Number(row?.n ?? 0);
 }
 

@@ -21,3 +21,33 @@ describe('clocks', () => {
     expect(() => new ManualClock('nonsense')).toThrow(RangeError);
   });
 });
+
+describe('ManualClock timers', () => {
+  it('fire in due order as the clock advances, each at its own time', () => {
+    const c = new ManualClock('2026-01-01T00:00:00Z');
+    const seen: string[] = [];
+    c.setTimer(() => seen.push(`b@${c.now().toISOString().slice(17, 23)}`), 200);
+    const a = c.setTimer(() => seen.push('cancelled'), 100);
+    c.setTimer(() => {
+      seen.push(`a@${c.now().toISOString().slice(17, 23)}`);
+      c.setTimer(() => seen.push(`c@${c.now().toISOString().slice(17, 23)}`), 50);
+    }, 100);
+    a.cancel();
+    c.advance(120);
+    expect(seen).toEqual(['a@00.100']);
+    c.advance(1000);
+    expect(seen).toEqual(['a@00.100', 'c@00.150', 'b@00.200']);
+    expect(c.monotonicMs()).toBe(1120);
+    expect(c.pendingTimers).toBe(0);
+  });
+
+  it('freeze moves time without firing; what fell due fires on the next advance, late', () => {
+    const c = new ManualClock(0);
+    const at: number[] = [];
+    c.setTimer(() => at.push(c.now().getTime()), 100);
+    c.freeze(5000);
+    expect(at).toEqual([]);
+    c.advance(0);
+    expect(at).toEqual([5000]);
+  });
+});

@@ -21,6 +21,7 @@ import type { Recorder } from '../scheduler/recorder.js';
 import type { Sql } from '../store/db.js';
 import { runsDeliveriesSave, runsReleaseDeliveries, runsStartWebhook, type ClaimedRun } from '../store/runs.js';
 import type { Clock } from '../time/clock.js';
+import type { InFlight, Service } from '../scheduler/service.js';
 import { sendWebhook, type AttemptOutcome, type OutgoingRequest, type SendOptions } from './http.js';
 import { buildRequest } from './request.js';
 import type { AllowList } from './ssrf.js';
@@ -33,6 +34,8 @@ export interface DelivererSettings {
   /** HTTP attempts in flight at once on this node */
   concurrency: number;
   userAgent: string;
+  /** the node's in-flight account: a run leaves it here unless its result goes to the recorder */
+  inFlight?: InFlight;
 }
 
 interface Chain {
@@ -60,10 +63,12 @@ export function backoffMs(failures: number, baseMs: number, maxMs: number, rando
 
 const START_RETRY_MS = [250, 500, 1000, 2000, 5000];
 
-export class WebhookDeliverer {
+export class WebhookDeliverer implements Service {
   private readonly chains = new Map<string, Chain>();
   private readonly stopSignal = new AbortController();
-  private running = true;
+  private running = false;
+  /** runs handed back by the last stop, for another node to continue */
+  handedBack = 0;
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
 
@@ -83,21 +88,32 @@ export class WebhookDeliverer {
     return this.chains.size;
   }
 
+  start(): void {
+    this.running = true;
+  }
+
+  /** The run's life on this node ends here without a result for the recorder. */
+  private drop(runId: string): void {
+    this.chains.delete(runId);
+    this.settings.inFlight?.close(runId);
+  }
+
   /** Called by the executor at the run's instant; returns at once. */
   deliver(run: ClaimedRun, startedAt: Date, late: boolean, lateReason: string | null): void {
-    if (!this.running || this.chains.has(run.id)) return;
+    if (this.chains.has(run.id)) return;
+    if (!this.running) return this.settings.inFlight?.close(run.id);
     const chain: Chain = { run, startedAt, late, lateReason, deliveries: [], budget: 0, started: false };
     this.chains.set(run.id, chain);
     void this.begin(chain).catch((err) => {
       this.log.error({ err, runId: run.id }, 'webhook delivery failed unexpectedly');
-      this.chains.delete(run.id);
+      this.drop(run.id);
     });
   }
 
   private async begin(c: Chain): Promise<void> {
     let start;
     for (let i = 0; ; i++) {
-      if (!this.running) return void this.chains.delete(c.run.id);
+      if (!this.running) return void this.drop(c.run.id);
       try {
         start = await runsStartWebhook(this.sql, { id: c.run.id, attempt: c.run.attempt, nodeId: this.nodeId, taskId: c.run.taskId, startedAt: c.startedAt });
         break;
@@ -110,11 +126,11 @@ export class WebhookDeliverer {
     if (!start) {
       // edited, paused, deleted or taken over since the claim: not ours to send
       this.metrics.fenced.inc();
-      return void this.chains.delete(c.run.id);
+      return void this.drop(c.run.id);
     }
     if (start.status === 'skipped') {
       this.metrics.runs.inc({ status: 'skipped' });
-      return void this.chains.delete(c.run.id);
+      return void this.drop(c.run.id);
     }
     c.started = true;
     if (start.action.type !== 'webhook') {
@@ -198,7 +214,7 @@ export class WebhookDeliverer {
     if (!ours) {
       this.metrics.fenced.inc();
       this.log.warn({ runId: c.run.id }, 'webhook run was taken over by another node; no more attempts from here');
-      return void this.chains.delete(c.run.id);
+      return void this.drop(c.run.id);
     }
     if (!this.running) return;
     c.timer = setTimeout(() => this.attempt(c), Math.max(0, wait - (performance.now() - t0 - entry.durationMs)));
@@ -244,8 +260,8 @@ export class WebhookDeliverer {
    * recorded), then are abandoned. Runs still unfinished are handed back with their
    * attempts so far, for another node to continue.
    */
-  async stop(graceMs = 3000): Promise<number> {
-    if (!this.running) return 0;
+  async stop(graceMs = 3000): Promise<void> {
+    if (!this.running) return;
     this.running = false;
     for (const c of this.chains.values()) clearTimeout(c.timer);
     const sending = [...this.chains.values()].map((c) => c.sending).filter(Boolean);
@@ -258,9 +274,9 @@ export class WebhookDeliverer {
     this.waiting.splice(0).forEach((go) => go());
     for (const c of this.chains.values()) clearTimeout(c.timer);
     const handBack = [...this.chains.values()].filter((c) => c.started).map((c) => ({ id: c.run.id, attempt: c.run.attempt, deliveries: c.deliveries }));
-    this.chains.clear();
-    if (!handBack.length) return 0;
-    return runsReleaseDeliveries(this.sql, this.nodeId, handBack).catch((err) => {
+    for (const id of [...this.chains.keys()]) this.drop(id);
+    if (!handBack.length) return;
+    this.handedBack = await runsReleaseDeliveries(this.sql, this.nodeId, handBack).catch((err) => {
       this.log.warn({ err: (err as Error).message }, 'could not hand back webhook runs; they will be rescued when the lease lapses');
       return 0;
     });
