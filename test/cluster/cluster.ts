@@ -51,8 +51,13 @@ const started = new Set<TestNode>();
 
 const byUrl = new Map<string, TestNode>();
 
+/**
+ * A node for a cluster scenario. The scenarios pin who holds what through the lookahead
+ * (a victim that claims further ahead than the survivor), so claim-ahead is off unless
+ * a scenario turns it on (the failover and outage tests do).
+ */
 export async function node(opts: Parameters<typeof startNode>[0]): Promise<TestNode> {
-  const n = await startNode(opts);
+  const n = await startNode({ ...opts, env: { SUNDIAL_CLAIM_AHEAD_MS: '0', ...opts.env } });
   started.add(n);
   byUrl.set(n.url, n);
   void n.exited.then(() => started.delete(n));

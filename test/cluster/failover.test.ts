@@ -2,7 +2,9 @@
 // standby (two embedded PostgreSQL servers), a node on a URL naming both hosts with
 // target_session_attrs=read-write, the primary killed with SIGKILL and the standby
 // promoted by hand. (The Patroni drill, with automatic promotion, is
-// bench/chaos-failover.ts; see docs/reliability.md.)
+// bench/chaos-failover.ts; see docs/reliability.md.) The node claims ahead, so what
+// falls due while there is no primary fires on time from memory, and its results are
+// written once the standby is promoted.
 //
 // The standby is a cold copy of the primary's data directory (the embedded binaries
 // ship no pg_basebackup) started with standby.signal; it runs as a plain child process
@@ -16,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { api, eventually } from '../support/node.js';
-import { allRuns, createOnce, killAllNodes, node, openDb, sleep, type Sql } from './cluster.js';
+import { allRuns, createOnce, heldBy, killAllNodes, node, openDb, sleep, type Sql } from './cluster.js';
 
 type Embedded = typeof import('../../src/server/store/embedded-postgres.js');
 const { startEmbeddedPostgres, freePort } = (await import(
@@ -93,22 +95,29 @@ describe('PostgreSQL failover to a synchronous standby', () => {
 
     // 2. a node on both hosts; tasks due before, during and after the failover
     const url = `postgres://postgres:sundial@127.0.0.1:${primaryPort},127.0.0.1:${standbyPort}/postgres?target_session_attrs=read-write`;
-    const n = await node({ databaseUrl: url, nodeId: 'failover-node' });
+    const n = await node({ databaseUrl: url, nodeId: 'failover-node', env: { SUNDIAL_CLAIM_AHEAD_MS: '45000' } });
     const base = Date.now();
     const due = Array.from({ length: 30 }, (_, i) => new Date(base + 3000 + i * 500)); // 3 s .. 17.5 s from now
     const taskIds: string[] = [];
     for (const [i, at] of due.entries()) taskIds.push(await createOnce(n.url, `fo-${i}`, at)); // each answered 201
 
-    // 3. kill the primary outright at ~6 s, promote the standby 2 s later
+    // every one is claimed ahead and held by the node before the primary dies
+    const onPrimary = openDb(primary.url);
+    conns.push(onPrimary);
+    await eventually(async () => (await heldBy(onPrimary, 'failover-node')).filter((r) => taskIds.includes(r.taskId)).length === taskIds.length, 5000);
+
+    // 3. kill the primary outright at ~6 s, promote the standby 5 s later (longer than a lease)
     await sleep(Math.max(0, base + 6000 - Date.now()));
     process.kill(postmasterPid(primaryDir), 'SIGKILL');
-    await sleep(2000);
+    const killedAt = Date.now();
+    await sleep(5000);
     const standbySql = postgres(standbyUrl, { max: 1, onnotice: () => {} });
     conns.push(standbySql);
     await standbySql`select pg_promote(true, 30)`;
 
     // 4. the node finds the new primary by itself and carries on
     await eventually(async () => (await fetch(`${n.url}/readyz`).catch(() => undefined))?.status === 200, 60_000);
+    const backAt = Date.now();
     const after = await createOnce(n.url, 'after-failover', new Date(Date.now() + 1500));
 
     // every acknowledged task is on the new primary
@@ -128,6 +137,20 @@ describe('PostgreSQL failover to a synchronous standby', () => {
     for (const r of final) if (r.status === 'succeeded') byTask.set(r.taskId, (byTask.get(r.taskId) ?? 0) + 1);
     for (const id of [...taskIds, after]) expect(byTask.get(id), `task ${id}`).toBe(1);
     expect(final.filter((r) => r.status !== 'succeeded')).toEqual([]);
+    // what fell due with no primary fired on time, from memory, on its first attempt; the
+    // results reached the new primary afterwards, each once
+    const inGap = final.filter((r) => taskIds.includes(r.taskId) && r.scheduledFor.getTime() > killedAt && r.scheduledFor.getTime() < backAt - 500);
+    expect(inGap.length, 'occurrences due while there was no primary').toBeGreaterThanOrEqual(6);
+    for (const r of inGap) {
+      expect(r.lagMs!, `${r.taskName} fired ${r.lagMs} ms after its time`).toBeLessThan(1000);
+      expect(r.startedAt!.getTime()).toBeLessThan(backAt);
+      expect(r.attempt).toBe(1);
+      expect(r.nodeId).toBe('failover-node');
+    }
+    console.log(
+      `failover: no primary for ${backAt - killedAt} ms; ${inGap.length} occurrences due in the gap fired from memory, ` +
+        `max lag ${Math.round(Math.max(...inGap.map((r) => r.lagMs!)))} ms; none twice`,
+    );
     const lateAfter = runs.find((r) => r.taskId === after)!;
     expect(lateAfter.lagMs!).toBeLessThan(2000);
     expect(n.process.exitCode).toBeNull();

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { ErrorBody } from '../../shared/schemas.js';
 import { ApiError } from '../errors.js';
+import { SIGNATURE_HEADER } from '../webhooks/signature.js';
 import type { ApiDeps } from './server.js';
 
 const SigningSecrets = Type.Object({
@@ -24,7 +25,7 @@ export function webhookRoutes(app: FastifyInstance, deps: ApiDeps) {
     },
     async (req) => {
       if (req.principal?.scope === 'read') throw new ApiError('FORBIDDEN', 'signing secrets are shown to admin tokens only');
-      return { header: 'Sundial-Signature', secrets: [...(deps.webhookSecrets ?? [])] };
+      return { header: SIGNATURE_HEADER, secrets: [...(deps.webhookSecrets ?? [])] };
     },
   );
 }

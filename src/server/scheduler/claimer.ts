@@ -3,8 +3,9 @@ import type { SchedulerConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { Sql } from '../store/db.js';
 import type { NoticeListener } from '../store/notices.js';
-import { occurrencesClaimDue, runsClaimOrphaned, runsPendingOfNode, runsReleaseSome, type ClaimedRun } from '../store/runs.js';
-import { tasksDueCount } from '../store/tasks.js';
+import {
+  occurrencesClaimableCount, occurrencesClaimDue, runsClaimOrphaned, runsPendingOfNode, runsReleaseSome, runsStillOwned, type ClaimedRun,
+} from '../store/runs.js';
 import type { Clock, Timer } from '../time/clock.js';
 import type { Executor } from './executor.js';
 import { planClaim } from './plan.js';
@@ -24,7 +25,7 @@ export interface ClaimerDeps {
   nodeId: string;
   config: SchedulerConfig;
   clock: Clock;
-  executor: Pick<Executor, 'hold' | 'held' | 'forget' | 'forgetTask' | 'holdsTask' | 'latestHeld'>;
+  executor: Pick<Executor, 'hold' | 'held' | 'forget' | 'holdsTask' | 'latestHeld' | 'heldRuns'>;
   inFlight: InFlight;
   metrics: Metrics;
   log: Logger;
@@ -114,6 +115,24 @@ export class Claimer implements Service {
     });
   }
 
+  /** Resolves when the round in progress (if any) is over. */
+  async idle(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
+  /**
+   * After this node's lease lapsed, others may have rescued some of what it holds:
+   * drop every held run that is no longer its own at the same attempt.
+   */
+  async dropLost(): Promise<number> {
+    const { sql, nodeId, executor, log } = this.deps;
+    const held = executor.heldRuns();
+    const mine = await runsStillOwned(sql, nodeId, held);
+    const lost = new Set(held.filter((r) => !mine.has(r.id)).map((r) => r.id));
+    if (lost.size) log.warn({ lost: lost.size }, 'held runs taken over by other nodes while our lease had lapsed: dropped');
+    return executor.forget(lost);
+  }
+
   /** Held runs a node may still take on, by count and by bytes. */
   private room(): number {
     const { config, inFlight } = this.deps;
@@ -160,10 +179,10 @@ export class Claimer implements Service {
     const nodes = Math.max(1, lease?.cluster.liveNodes ?? 1);
     const mine = executor.held;
     if (nodes === 1) return config.maxInFlight;
-    const unclaimed = await tasksDueCount(sql, ahead, config.maxInFlight);
+    const unclaimed = await occurrencesClaimableCount(sql, ahead, config.maxInFlight);
     const share = Math.ceil(((lease?.cluster.othersHeld ?? 0) + mine + unclaimed) / nodes);
     // slack against churn: hand back only what is well over the share
-    if (mine > share * 1.5 + 2 * config.claimBatchSize) return share - mine;
+    if (mine > share * 1.25 + 2 * config.claimBatchSize) return share - mine;
     return Math.max(0, share - mine);
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MISFIRE_BATCH, planClaim, planFire, type DueTask, type HeldOccurrence } from './plan.js';
+import { MISFIRE_BATCH, planClaim, planFire, planFireDue, type DueTask, type HeldOccurrence } from './plan.js';
 
 const THRESHOLD = 10_000;
 const cronTask = (over: Partial<DueTask>): DueTask => ({
@@ -93,7 +93,7 @@ describe('planClaim', () => {
 describe('planFire', () => {
   const at = new Date('2027-01-01T10:00:00Z');
   const held = (over: Partial<HeldOccurrence> = {}): HeldOccurrence => ({
-    scheduledFor: at, trigger: 'schedule', late: false, reason: null, rescued: false, kind: 'cron', misfirePolicy: 'skip', ...over,
+    taskId: 't1', scheduledFor: at, trigger: 'schedule', late: false, reason: null, rescued: false, kind: 'cron', misfirePolicy: 'skip', ...over,
   });
   const after = (ms: number) => new Date(at.getTime() + ms);
 
@@ -115,5 +115,16 @@ describe('planFire', () => {
     expect(planFire(held({ rescued: true, kind: 'once' }), after(11_000), THRESHOLD).fire).toBe(true);
     expect(planFire(held({ rescued: true, trigger: 'manual' }), after(11_000), THRESHOLD).fire).toBe(true);
     expect(planFire(held({ rescued: false }), after(11_000), THRESHOLD).fire).toBe(true);
+  });
+
+  it('rescued fire_once occurrences past their threshold that fall due together fire once, the latest', () => {
+    const runs = [0, 1000, 2000].map((ms) => held({ rescued: true, misfirePolicy: 'fire_once', scheduledFor: new Date(at.getTime() + ms) }));
+    const other = held({ taskId: 't2', rescued: true, misfirePolicy: 'fire_once' });
+    const onTime = held({ taskId: 't3', rescued: true, misfirePolicy: 'fire_once', scheduledFor: after(15_000) });
+    const decisions = planFireDue([...runs, other, onTime], after(16_000), THRESHOLD).map(([, d]) => d);
+    expect(decisions.map((d) => d.fire)).toEqual([false, false, true, true, true]);
+    expect(decisions[0]!.reason).toMatch(/coalesced into one late run/);
+    expect(decisions[2]).toMatchObject({ late: true, reason: 'fired 14 s late' });
+    expect(decisions[4]).toMatchObject({ late: false });
   });
 });

@@ -109,6 +109,7 @@ function planSchedule(t: DueTask, now: Date, misfireThresholdMs: number): ClaimP
 
 /** What the executor knows of a held run when it decides how to fire it. */
 export interface HeldOccurrence {
+  taskId: string;
   scheduledFor: Date;
   trigger: 'schedule' | 'manual';
   /** decided at claim time (a misfire catch-up, a late one-time task) */
@@ -118,11 +119,23 @@ export interface HeldOccurrence {
   rescued: boolean;
   kind: 'once' | 'cron';
   misfirePolicy: MisfirePolicy;
+  /** the task's lateness limit (null: none) */
+  maxLatenessMs: number | null;
+  /** set on a redrive of a failed run: never judged by the lateness limit */
+  retryOf: string | null;
 }
 
 export type FireDecision =
   | { fire: true; lagMs: number; late: boolean; reason: string | null }
   | { fire: false; lagMs: number; reason: string };
+
+export function lateBeyondLimit(run: Pick<HeldOccurrence, 'maxLatenessMs' | 'retryOf' | 'trigger'>, lagMs: number): boolean {
+  return run.maxLatenessMs !== null && run.maxLatenessMs !== undefined && run.trigger === 'schedule' && !run.retryOf && lagMs > run.maxLatenessMs;
+}
+
+export function expiredReason(lagMs: number, maxLatenessMs: number): string {
+  return `expired: the first attempt would have started ${lagMs} ms after its time (maxLatenessMs ${maxLatenessMs})`;
+}
 
 export function firedLateReason(lagMs: number): string {
   return `fired ${Math.round(lagMs / 1000)} s late`;
@@ -137,10 +150,42 @@ export function firedLateReason(lagMs: number): string {
  */
 export function planFire(run: HeldOccurrence, startedAt: Date, misfireThresholdMs: number): FireDecision {
   const lagMs = startedAt.getTime() - run.scheduledFor.getTime();
+  // `maxLatenessMs`: a scheduled occurrence that would start too late is not fired at all
+  // (manual triggers and redrives are not judged). With the misfire policy the stricter
+  // rule wins: a misfired occurrence `skip` drops is skipped whatever the limit, and one
+  // `fire_once` would fire late is still expired when it is later than the limit.
+  // Webhooks are judged again at their first attempt (the deliverer), after any queueing.
+  if (lateBeyondLimit(run, lagMs)) {
+    return { fire: false, lagMs, reason: expiredReason(lagMs, run.maxLatenessMs!) };
+  }
   const overdue = lagMs > misfireThresholdMs;
   if (overdue && run.rescued && run.kind === 'cron' && run.misfirePolicy === 'skip' && run.trigger === 'schedule') {
     return { fire: false, lagMs, reason: 'misfired: skipped by policy (its node was lost)' };
   }
   const late = run.late || overdue;
   return { fire: true, lagMs, late, reason: late && !run.reason ? firedLateReason(lagMs) : run.reason };
+}
+
+/**
+ * planFire for the runs that fall due together, with the `fire_once` rule applied to
+ * rescued runs as the claim applies it to missed occurrences: of one task's scheduled
+ * occurrences rescued past their threshold (claimed ahead by a node that was lost),
+ * only the latest fires, late; the earlier ones are recorded as coalesced into it.
+ */
+export function planFireDue<T extends HeldOccurrence>(runs: T[], startedAt: Date, misfireThresholdMs: number): [T, FireDecision][] {
+  const coalescable = (r: HeldOccurrence) =>
+    r.rescued && r.kind === 'cron' && r.misfirePolicy === 'fire_once' && r.trigger === 'schedule' &&
+    startedAt.getTime() - r.scheduledFor.getTime() > misfireThresholdMs;
+  const latest = new Map<string, T>();
+  for (const r of runs) {
+    if (!coalescable(r)) continue;
+    const l = latest.get(r.taskId);
+    if (!l || r.scheduledFor > l.scheduledFor) latest.set(r.taskId, r);
+  }
+  return runs.map((r) => {
+    if (coalescable(r) && latest.get(r.taskId) !== r) {
+      return [r, { fire: false, lagMs: startedAt.getTime() - r.scheduledFor.getTime(), reason: 'misfired: coalesced into one late run (its node was lost)' }];
+    }
+    return [r, planFire(r, startedAt, misfireThresholdMs)];
+  });
 }

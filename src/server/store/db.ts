@@ -3,6 +3,12 @@ import postgres from 'postgres';
 export type Sql = postgres.Sql;
 export type Tx = postgres.TransactionSql;
 
+/** A connection attempt to a host that does not answer gives up after this (then the next host). */
+export const CONNECT_TIMEOUT_S = 5;
+/** TCP keepalive starts probing an idle connection after this. */
+export const KEEPALIVE_S = 5;
+export const STATEMENT_TIMEOUT_MS = 30_000;
+
 export interface DbOptions {
   url: string;
   /** pool size; the claimer, the recorder and the API share it */
@@ -10,19 +16,36 @@ export interface DbOptions {
   applicationName?: string;
   /** server-side limit on a transaction left idle by this client (ms) */
   idleInTransactionTimeoutMs?: number;
+  /** named prepared statements (default true) */
+  prepare?: boolean;
+}
+
+/** A URL naming several hosts (postgres://a:5432,b:5432/db): a primary and its standbys. */
+export function isMultiHost(url: string): boolean {
+  return /^[a-z]+:\/\/[^/]*,/i.test(url);
 }
 
 /**
  * One postgres.js pool per node. postgres.js reconnects by itself after the server
- * restarts or fails over (a URL naming several hosts with
- * target_session_attrs=read-write finds the new primary); queries issued while it is
- * down fail and the services retry on their next tick.
+ * restarts or fails over; queries issued while it is down fail and the services retry
+ * on their next tick (the claimer within a second, the recorder every 0.5 s), so claims
+ * and results resume as soon as a primary accepts writes.
+ *
+ * Failover: a URL naming several hosts tries them in order and, unless the URL says
+ * otherwise, keeps only a server that accepts writes (target_session_attrs=read-write),
+ * so the pool follows the promoted standby. A host that does not answer costs
+ * CONNECT_TIMEOUT_S before the next is tried; TCP keepalives find a dead server under an
+ * idle connection, and statement_timeout bounds a statement stuck on the server.
  */
 export function connect(opts: DbOptions): Sql {
+  const multiHost = isMultiHost(opts.url);
   return postgres(opts.url, {
     max: opts.max ?? 10,
+    prepare: opts.prepare ?? true,
     idle_timeout: 60,
-    connect_timeout: 10,
+    connect_timeout: CONNECT_TIMEOUT_S,
+    keep_alive: KEEPALIVE_S,
+    ...(multiHost && !/[?&]target_session_attrs=/.test(opts.url) ? { target_session_attrs: 'read-write' as const } : {}),
     // Reconnect attempts after failures: postgres.js waits (0.5–1) × min(3^n / 100, 20) s
     // by default, n counting failed connects across the pool, so after a few seconds of
     // outage the pool waits 10–20 s before trying again and the node stayed blind that
@@ -35,6 +58,9 @@ export function connect(opts: DbOptions): Sql {
     transform: { column: { from: postgres.toCamel } },
     connection: {
       application_name: opts.applicationName ?? 'sundial',
+      // the longest statement any service issues is a batch of a few thousand rows (tens
+      // of ms); one running this long is stuck, and its pool slot is better freed
+      statement_timeout: String(STATEMENT_TIMEOUT_MS),
       // A node that freezes (SIGSTOP, VM pause) or vanishes inside a transaction keeps
       // its row locks: the claim's FOR UPDATE on due tasks would make every other node
       // SKIP LOCKED past them until the node woke up, and no lease covers runs not yet

@@ -30,18 +30,20 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 export async function migrate(sql: Sql, migrations?: Migration[]): Promise<number[]> {
   const all = migrations ?? (await loadMigrations());
   const applied: number[] = [];
-  await sql`create table if not exists schema_migrations (
-    version integer primary key, name text not null, applied_at timestamptz not null default now())`.catch(
-    (err) => {
-      // two nodes racing on the very first create: the loser sees a unique violation
-      if (err?.code !== '23505' && err?.code !== '42P07') throw err;
-    },
-  );
+  // under the lock too: two nodes racing on the very first create would otherwise both
+  // try to create the table's row type, and the loser fails
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await tx`create table if not exists schema_migrations (
+      version integer primary key, name text not null, applied_at timestamptz not null default now())`;
+  });
   for (const m of all) {
     await sql.begin(async (tx) => {
       await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
       const [done] = await tx`select 1 from schema_migrations where version = ${m.version}`;
       if (done) return;
+      // a migration may build an index over a large table: no statement limit here
+      await tx`set local statement_timeout = 0`;
       await tx.unsafe(m.sql);
       await tx`insert into schema_migrations (version, name) values (${m.version}, ${m.name})`;
       applied.push(m.version);

@@ -13,6 +13,7 @@ export interface NodeRow {
   /** PostgreSQL's clock minus the node's, measured at its last heartbeat (null: not yet) */
   clockOffsetMs: number | null;
   clockRttMs: number | null;
+  held: number;
 }
 
 /**

@@ -1,0 +1,226 @@
+// The claimer and the heartbeat on a ManualClock against a real PostgreSQL: claim-ahead
+// shared between nodes, a joining node given its share, a claim whose COMMIT landed
+// while its connection broke adopted afterwards, a freeze past the lease confirmed
+// before anything overdue fires, and no rescue of other nodes right after an outage.
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultSchedulerConfig, type SchedulerConfig } from '../../src/server/config.js';
+import { createMetrics } from '../../src/server/metrics.js';
+import { Claimer, type LeaseView } from '../../src/server/scheduler/claimer.js';
+import { Executor } from '../../src/server/scheduler/executor.js';
+import { Heartbeat } from '../../src/server/scheduler/heartbeat.js';
+import { InFlight } from '../../src/server/scheduler/service.js';
+import type { Sql } from '../../src/server/store/db.js';
+import type { RunResult } from '../../src/server/store/runs.js';
+import { ManualClock } from '../../src/server/time/clock.js';
+import { startPgProxy } from '../support/pg-proxy.js';
+import { onceTasks, registerNode, storeDatabase, type StoreDb } from '../support/store.js';
+
+let s: StoreDb;
+beforeAll(async () => {
+  s = await storeDatabase();
+});
+afterAll(async () => {
+  await s?.close();
+});
+
+const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+function engineNode(opts: { sql: Sql; nodeId: string; clock: ManualClock; lease?: LeaseView; config?: Partial<SchedulerConfig> }) {
+  const config: SchedulerConfig = { ...defaultSchedulerConfig, claimBatchSize: 50, ...opts.config };
+  const inFlight = new InFlight();
+  const results: RunResult[] = [];
+  const metrics = createMetrics();
+  const executor = new Executor({
+    clock: opts.clock,
+    recorder: { add: (r) => (results.push(r), inFlight.close(r.id)) },
+    inFlight,
+    metrics,
+    log,
+    misfireThresholdMs: config.misfireThresholdMs,
+  });
+  const claimer = new Claimer({ sql: opts.sql, nodeId: opts.nodeId, config, clock: opts.clock, executor, inFlight, metrics, log, lease: opts.lease });
+  executor.start();
+  return { executor, claimer, results, inFlight, config };
+}
+
+const idsOfTask = async (sql: Sql, taskIds: string[]) =>
+  sql<{ nodeId: string | null; n: string }[]>`
+    select node_id, count(*) as n from runs where task_id = any(${taskIds}::uuid[]) and status = 'pending' group by node_id`;
+
+describe('claim-ahead', () => {
+  it('two nodes each claim their share of what is due within the horizon, not all of it', async () => {
+    const clock = new ManualClock(Date.now());
+    const due = new Date(clock.now().getTime() + 20_000); // beyond the 2 s lookahead, inside the 45 s horizon
+    const tasks = await onceTasks(s.sql, 400, due);
+    await registerNode(s.sql, 'share-a');
+    await registerNode(s.sql, 'share-b');
+    const views = { a: { liveNodes: 2, othersHeld: 0 }, b: { liveNodes: 2, othersHeld: 0 } };
+    const a = engineNode({ sql: s.sql, nodeId: 'share-a', clock, lease: { mayRescue: () => true, cluster: views.a } });
+    const b = engineNode({ sql: s.sql, nodeId: 'share-b', clock, lease: { mayRescue: () => true, cluster: views.b } });
+    a.claimer.start();
+    await a.claimer.idle();
+    expect(a.executor.held).toBe(200);
+    views.b.othersHeld = a.executor.held;
+    b.claimer.start();
+    await b.claimer.idle();
+    expect(b.executor.held).toBe(200);
+    const byNode = Object.fromEntries((await idsOfTask(s.sql, tasks)).map((r) => [r.nodeId, Number(r.n)]));
+    expect(byNode).toEqual({ 'share-a': 200, 'share-b': 200 });
+    // held until their instant, then each fires once from memory
+    clock.advance(20_000);
+    expect(a.results.length + b.results.length).toBe(400);
+    expect(a.results.every((r) => r.startedAt!.getTime() === due.getTime())).toBe(true);
+    await a.claimer.stop();
+    await b.claimer.stop();
+  });
+
+  it('a node holding everything hands the latest half back when a second node joins, and the newcomer takes it', async () => {
+    const clock = new ManualClock(Date.now());
+    const base = clock.now().getTime() + 10_000;
+    const tasks: string[] = [];
+    for (let i = 0; i < 10; i++) tasks.push(...(await onceTasks(s.sql, 40, new Date(base + i * 2000))));
+    await registerNode(s.sql, 'join-a');
+    await registerNode(s.sql, 'join-b');
+    const viewA = { liveNodes: 1, othersHeld: 0 };
+    const a = engineNode({ sql: s.sql, nodeId: 'join-a', clock, lease: { mayRescue: () => true, cluster: viewA } });
+    a.claimer.start();
+    await a.claimer.idle();
+    expect(a.executor.held).toBe(400);
+    // b joins: a sees two live nodes at its next heartbeat
+    viewA.liveNodes = 2;
+    a.claimer.wake();
+    await a.claimer.idle();
+    expect(a.executor.held).toBe(200);
+    const b = engineNode({ sql: s.sql, nodeId: 'join-b', clock, lease: { mayRescue: () => true, cluster: { liveNodes: 2, othersHeld: 200 } } });
+    b.claimer.start();
+    await b.claimer.idle();
+    expect(b.executor.held).toBe(200);
+    // a kept the earliest: what it handed back is the latest
+    const latestOfA = Math.max(...a.executor.heldRuns().map((r) => Number(r.id)));
+    expect(Math.min(...b.executor.heldRuns().map((r) => Number(r.id)))).toBeGreaterThan(0);
+    expect(latestOfA).toBeGreaterThan(0);
+    clock.advance(40_000);
+    const fired = [...a.results, ...b.results];
+    expect(fired).toHaveLength(400);
+    expect(new Set(fired.map((r) => r.id)).size).toBe(400);
+    await a.claimer.stop();
+    await b.claimer.stop();
+  });
+
+  it('the byte cap bounds what is held, whatever the count cap allows', async () => {
+    const clock = new ManualClock(Date.now());
+    await onceTasks(s.sql, 300, new Date(clock.now().getTime() + 15_000));
+    await registerNode(s.sql, 'bytes-a');
+    const a = engineNode({ sql: s.sql, nodeId: 'bytes-a', clock, config: { maxInFlightBytes: 50 * 1024 } });
+    a.claimer.start();
+    await a.claimer.idle();
+    // one batch may overshoot by what its rows brought beyond the estimate
+    expect(a.inFlight.bytes).toBeLessThanOrEqual(50 * 1024 + 50 * 400);
+    expect(a.executor.held).toBeGreaterThan(0);
+    expect(a.executor.held).toBeLessThan(300);
+    await a.claimer.stop();
+    clock.advance(20_000);
+  });
+});
+
+describe('ambiguous commit', () => {
+  it('a claim whose COMMIT landed while the connection broke is found and adopted on the next round, and fires once', async () => {
+    const proxy = await startPgProxy(s.db.url);
+    const viaProxy = s.other({ url: proxy.url, prepare: false });
+    try {
+      const clock = new ManualClock(Date.now());
+      const due = new Date(clock.now().getTime() + 1000);
+      const tasks = await onceTasks(s.sql, 30, due);
+      await registerNode(s.sql, 'cut-a');
+      const a = engineNode({ sql: viaProxy, nodeId: 'cut-a', clock, config: { claimAheadMs: 0 } });
+      const cut = proxy.cutAtNextCommit();
+      a.claimer.start();
+      await cut;
+      await a.claimer.idle();
+      // committed: the database says cut-a owns them, but cut-a never heard so
+      const owned = await idsOfTask(s.sql, tasks);
+      expect(owned).toEqual([{ nodeId: 'cut-a', n: '30' }]);
+      expect(a.executor.held).toBe(0);
+      // the next round (after the claim back-off) reconciles
+      clock.advance(2000);
+      await a.claimer.idle();
+      clock.advance(0);
+      const fired = a.results.filter((r) => r.status === 'succeeded');
+      expect(new Set(fired.map((r) => r.id)).size).toBe(30);
+      expect(fired).toHaveLength(30);
+      await a.claimer.stop();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('leases across an outage and a freeze', () => {
+  it('after the database comes back, other nodes\' lapsed runs are not rescued for one lease', async () => {
+    const proxy = await startPgProxy(s.db.url);
+    const viaProxy = s.other({ url: proxy.url });
+    try {
+      const clock = new ManualClock(Date.now());
+      await registerNode(s.sql, 'grace-hb');
+      const hb = new Heartbeat({ sql: viaProxy, nodeId: 'grace-hb', clock, heartbeatMs: 1000, leaseMs: 5000, metrics: createMetrics(), log });
+      hb.start();
+      await hb.beatNow();
+      expect(hb.mayRescue()).toBe(true);
+      proxy.down();
+      await hb.beatNow();
+      expect(hb.mayRescue()).toBe(false);
+      proxy.up();
+      await hb.beatNow();
+      expect(hb.mayRescue()).toBe(false);
+      clock.advance(4900);
+      await hb.beatNow();
+      expect(hb.mayRescue()).toBe(false);
+      clock.advance(200);
+      expect(hb.mayRescue()).toBe(true);
+      await hb.stop();
+      expect(clock.pendingTimers).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a node frozen past its lease fires nothing overdue until its lease is confirmed, and drops what others rescued meanwhile', async () => {
+    const clock = new ManualClock(Date.now());
+    await registerNode(s.sql, 'frozen-a');
+    await registerNode(s.sql, 'rescuer-b');
+    const due = new Date(clock.now().getTime() + 1500);
+    const tasks = await onceTasks(s.sql, 10, due);
+    const inFlight = new InFlight();
+    const results: RunResult[] = [];
+    const metrics = createMetrics();
+    let claimer: Claimer | undefined;
+    const hb = new Heartbeat({
+      sql: s.sql, nodeId: 'frozen-a', clock, heartbeatMs: 1000, leaseMs: 5000, metrics, log,
+      onLeaseLapsed: async () => void (await claimer!.dropLost()),
+    });
+    const executor = new Executor({ clock, recorder: { add: (r) => results.push(r) }, inFlight, metrics, log, misfireThresholdMs: 10_000, gate: hb });
+    claimer = new Claimer({ sql: s.sql, nodeId: 'frozen-a', config: { ...defaultSchedulerConfig, claimAheadMs: 0 }, clock, executor, inFlight, metrics, log, lease: hb });
+    hb.start();
+    await hb.beatNow();
+    executor.start();
+    claimer.start();
+    await claimer.idle();
+    expect(executor.held).toBe(10);
+    await claimer.stop();
+    // frozen for 8 s; meanwhile its lease lapsed and another node rescued three runs
+    clock.freeze(8000);
+    await s.sql`update nodes set lease_until = now() - interval '1 s' where id = 'frozen-a'`;
+    await s.sql`
+      update runs set node_id = 'rescuer-b', attempt = attempt + 1
+      where id in (select id from runs where task_id = any(${tasks}::uuid[]) order by id limit 3)`;
+    clock.advance(0);
+    expect(results).toHaveLength(0); // the gate is closed: nothing overdue fires
+    await hb.beatNow(); // the confirming beat finds the lease had lapsed and checks what is held
+    clock.advance(0);
+    expect(results).toHaveLength(7);
+    expect(executor.held).toBe(0);
+    await executor.stop();
+    await hb.stop();
+  });
+});
