@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
-import { defaultAuthConfig, defaultWebhookConfig, type Config } from './config.js';
+import { defaultAuthConfig, defaultWebhookConfig, parseOriginRates, type Config } from './config.js';
 import { setupAuth } from './api/auth.js';
 import { buildHttp } from './api/server.js';
 import { EventHub } from './events.js';
@@ -77,6 +77,14 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     applicationName: `sundial:${config.nodeId}`,
     idleInTransactionTimeoutMs: cfg.leaseMs,
   });
+  // Claims, results and heartbeats have connections of their own: a bulk import filling
+  // the API's pool must not make what is due wait for a connection.
+  const engineSql = connect({
+    url: databaseUrl,
+    max: 6,
+    applicationName: `sundial:${config.nodeId}:engine`,
+    idleInTransactionTimeoutMs: cfg.leaseMs,
+  });
   let auth;
   let webhookSecrets: string[];
   try {
@@ -94,6 +102,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     }
   } catch (err) {
     await sql.end({ timeout: 1 });
+    await engineSql.end({ timeout: 1 });
     await embedded?.stop();
     throw err;
   }
@@ -103,22 +112,28 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const publishRuns = (count: number) => {
     if (count) hub.publish({ type: 'runs', nodeId: config.nodeId, count });
   };
-  const recorder = new Recorder({ sql, nodeId: config.nodeId, clock, inFlight, metrics, log, drainMs: cfg.drainMs, onRecorded: publishRuns });
-  const deliverer = new WebhookDeliverer(sql, config.nodeId, clock, recorder, metrics, log, {
+  const recorder = new Recorder({ sql: engineSql, nodeId: config.nodeId, clock, inFlight, metrics, log, drainMs: cfg.drainMs, onRecorded: publishRuns });
+  const deliverer = new WebhookDeliverer(engineSql, config.nodeId, clock, recorder, metrics, log, {
     secrets: webhookSecrets,
     allow,
     retryBaseMs: webhookConfig.retryBaseMs,
     retryMaxMs: webhookConfig.retryMaxMs,
     concurrency: webhookConfig.concurrency,
+    perOrigin: Math.min(webhookConfig.concurrency, webhookConfig.originConcurrency),
+    rateLimits: parseOriginRates(webhookConfig.originRates),
+    circuitTripAfter: webhookConfig.circuitTripAfter,
+    circuitOpenMs: webhookConfig.circuitOpenMs,
     userAgent: `Sundial/${VERSION}`,
     inFlight,
+    notices,
+    snapshotMs: cfg.heartbeatMs,
   });
   // heartbeat and executor need each other (the gate, the held count): the executor is
   // read through a closure only once both exist
   let executor: Executor | undefined;
   let claimer: Claimer | undefined;
   const heartbeat = new Heartbeat({
-    sql,
+    sql: engineSql,
     nodeId: config.nodeId,
     clock: baseClock,
     heartbeatMs: cfg.heartbeatMs,
@@ -143,7 +158,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     gate: heartbeat,
   });
   claimer = new Claimer({
-    sql,
+    sql: engineSql,
     nodeId: config.nodeId,
     config: cfg,
     clock,
@@ -193,6 +208,15 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       metrics.inFlight.set(inFlight.count);
       metrics.heldBytes.set(inFlight.bytes);
       metrics.heldOccurrences.set(executor.held);
+      // a bounded label set: the 10 busiest origins by name, the rest as "other"
+      const origins = deliverer.snapshot();
+      for (const g of [metrics.webhookOriginQueued, metrics.webhookOriginInFlight, metrics.webhookOriginCircuitOpen]) g.reset();
+      origins.forEach((o, i) => {
+        const label = i < 10 ? o.origin : 'other';
+        metrics.webhookOriginQueued.inc({ origin: label }, o.queued);
+        metrics.webhookOriginInFlight.inc({ origin: label }, o.inFlight);
+        metrics.webhookOriginCircuitOpen.inc({ origin: label }, o.circuit === 'closed' ? 0 : 1);
+      });
       metrics.dueBacklog.set(await tasksDueCount(sql, clock.now()));
     },
   });
@@ -222,6 +246,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       await nodeStop(sql, config.nodeId).catch(() => {});
       await notices.stop();
       await sql.end({ timeout: 2 });
+      await engineSql.end({ timeout: 2 });
       await embedded?.stop();
       log.info({ held: executor!.unfiredAtStop, released, webhooksHandedBack: deliverer.handedBack, ms: Math.round(baseClock.monotonicMs() - t0) }, 'sundial node stopped');
     })());

@@ -10,7 +10,8 @@ import { TimerQueue } from './timer-queue.js';
 
 /** Takes webhook runs at their instant and returns at once (webhooks/deliverer.ts). */
 export interface WebhookSink {
-  deliver(run: ClaimedRun, startedAt: Date, late: boolean, lateReason: string | null): void;
+  /** the run's start time is taken by the deliverer, when its first request is sent */
+  deliver(run: ClaimedRun, late: boolean, lateReason: string | null): void;
 }
 
 /**
@@ -53,10 +54,11 @@ export function heldRunBytes(run: ClaimedRun): number {
 /**
  * Holds claimed occurrences in memory and fires each at its instant: one timer for
  * the earliest, a heap for the rest, so lag is the timer's precision (~1 ms), not a
- * poll interval. Firing a `log` run is its whole execution: its exact start time is
- * taken here and the result goes to the recorder. A webhook run is handed to the
- * deliverer with the same start time; its attempts run on their own, so they never
- * hold up the next occurrence. Nothing here waits on the database, so held runs keep
+ * poll interval. Firing a `log` run is its whole execution: its start time is read
+ * from the clock as that run is executed (a large fire takes a while, and that while
+ * is lag) and the result goes to the recorder. A webhook run is handed to the
+ * deliverer, which takes its start time when its first request is sent; its attempts
+ * run on their own, so they never hold up the next occurrence. Nothing here waits on the database, so held runs keep
  * firing while it is away.
  */
 export class Executor implements Service {
@@ -198,24 +200,27 @@ export class Executor implements Service {
     const due = this.queue.popDue(now.getTime()).filter((r) => this.byId.get(r.id) === r);
     // they leave the held set; their account entries stay open until their results are settled
     for (const r of due) this.unindex(r);
-    for (const [run, decision] of planFireDue(due, now, this.deps.misfireThresholdMs)) this.fire(run, now, decision);
+    // decisions for the batch at its instant; each run's own start is read as it is executed
+    for (const [run, decision] of planFireDue(due, now, this.deps.misfireThresholdMs)) this.fire(run, decision);
     this.deps.metrics.inFlight.set(this.deps.inFlight.count);
     this.arm();
   }
 
-  private fire(run: ClaimedRun, startedAt: Date, decision: FireDecision) {
+  private fire(run: ClaimedRun, decision: FireDecision) {
     const { recorder, metrics, log, misfireThresholdMs } = this.deps;
+    const startedAt = this.deps.clock.now();
     if (!decision.fire) {
       recorder.add({ id: run.id, attempt: run.attempt, status: 'skipped', startedAt: null, finishedAt: startedAt, late: false, reason: decision.reason });
       return;
     }
-    // negative lag (a clock ahead of the database's) is recorded as it is, not clamped
-    metrics.fireLag.observe(decision.lagMs / 1000);
     if (decision.lagMs > misfireThresholdMs) log.warn({ runId: run.id, lagMs: decision.lagMs }, 'occurrence fired late');
     if (run.actionType === 'webhook' && this.deps.webhooks) {
-      this.deps.webhooks.deliver(run, startedAt, decision.late, decision.reason);
+      // its lag is observed by the deliverer, when its first request goes out
+      this.deps.webhooks.deliver(run, decision.late, decision.reason);
       return;
     }
+    // negative lag (a clock ahead of the database's) is recorded as it is, not clamped
+    metrics.fireLag.observe((startedAt.getTime() - run.scheduledFor.getTime()) / 1000);
     // The `log` action: recording the execution with its exact time is the whole job.
     recorder.add({
       id: run.id,
