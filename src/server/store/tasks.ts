@@ -489,10 +489,19 @@ export async function tasksPut(
   }
   if (pending.length) throw new Error('task keys kept changing under a batch; retry');
   if (cancelled.length) {
+    // as in taskUpdate: claimed-ahead occurrences not yet due are removed (the new
+    // schedule may claim the same instants), those already due are recorded as skipped
     const rows = await tx<{ taskId: string }[]>`
-      update runs set status = 'skipped', reason = 'schedule changed', finished_at = now(), node_id = null
-      where task_id = any(${cancelled}::uuid[]) and status = 'pending' and trigger = 'schedule'
-      returning task_id`;
+      with cancelled as (
+        select id, task_id, scheduled_for > now() as ahead from runs
+        where task_id = any(${cancelled}::uuid[]) and status = 'pending' and trigger = 'schedule'
+      ), removed as (
+        delete from runs where id in (select id from cancelled where ahead) returning task_id
+      ), skipped as (
+        update runs set status = 'skipped', reason = 'schedule changed', finished_at = now(), node_id = null
+        where id in (select id from cancelled where not ahead) returning task_id
+      )
+      select task_id from removed union all select task_id from skipped`;
     const held = [...new Set(rows.map((r) => r.taskId))];
     await Promise.all(held.map((id) => notify(tx, { t: 'task', id, change: 'updated', cancelled: true })));
   }
