@@ -155,6 +155,23 @@ describe('isolation', () => {
   });
 });
 
+describe('cancellations reach queued deliveries', () => {
+  it('a task paused while its occurrence waits behind its origin\'s cap is never sent', async () => {
+    const at = new Date(Date.now() + 1200);
+    // four hung attempts fill the origin's slots for 3 s; the fifth run waits in its queue
+    await bulkWebhooks('blocker', PER_ORIGIN, at, () => `${hung.url}/blocker`, { timeoutMs: 3000, maxAttempts: 1 });
+    const task = await createTask({ schedule: { type: 'once', at: at.toISOString() }, action: { type: 'webhook', url: `${hung.url}/queued-then-paused`, timeoutMs: 3000 } });
+    await eventually(async () => (hung.on('/blocker').length >= PER_ORIGIN ? true : undefined), 10_000);
+    expect((await api(t.url, 'POST', `/api/tasks/${task.id}/pause`)).status).toBe(200);
+    const run = await finalRun(task.id);
+    expect(run.status).toBe('skipped');
+    // the blockers time out and free their slots; the paused task's run still does not go out
+    await eventually(async () => ((await runsNamed('blocker')).every((r) => r.status === 'failed') ? true : undefined), 15_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(hung.on('/queued-then-paused')).toHaveLength(0);
+  });
+});
+
 describe('edits reach held occurrences', () => {
   it('a new URL and body after the occurrence was claimed: it goes out as edited, never as it was', async () => {
     const task = await createTask({ schedule: { type: 'once', at: soon(2500) }, action: { type: 'webhook', url: `${rx.url}/before`, body: { v: 1 } } });
