@@ -157,6 +157,11 @@ describe('isolation', () => {
 
 describe('cancellations reach queued deliveries', () => {
   it('a task paused while its occurrence waits behind its origin\'s cap is never sent', async () => {
+    // an origin of its own (the other hung origin is still busy with the isolation test's runs)
+    const hung = await startReceiver();
+    hung.handle('/', () => {
+      /* accepts and never answers */
+    });
     const at = new Date(Date.now() + 1200);
     // four hung attempts fill the origin's slots for 3 s; the fifth run waits in its queue
     await bulkWebhooks('blocker', PER_ORIGIN, at, () => `${hung.url}/blocker`, { timeoutMs: 3000, maxAttempts: 1 });
@@ -169,6 +174,7 @@ describe('cancellations reach queued deliveries', () => {
     await eventually(async () => ((await runsNamed('blocker')).every((r) => r.status === 'failed') ? true : undefined), 15_000);
     await new Promise((r) => setTimeout(r, 500));
     expect(hung.on('/queued-then-paused')).toHaveLength(0);
+    await hung.close();
   });
 });
 
