@@ -59,6 +59,13 @@ export interface WebhookConfig {
   retryMaxMs: number;
   /** HTTP requests in flight per node; more wait their turn */
   concurrency: number;
+  /** HTTP requests in flight per node to one origin (scheme://host:port) */
+  originConcurrency: number;
+  /** SUNDIAL_WEBHOOK_ORIGIN_RATES: requests a second per origin, "https://a.example=50,http://10.0.0.5:8080=5" */
+  originRates: string;
+  /** unreachable attempts in a row that open an origin's circuit (default 5), and its first open period (5 s) */
+  circuitTripAfter?: number;
+  circuitOpenMs?: number;
 }
 
 /**
@@ -82,7 +89,29 @@ export const defaultWebhookConfig: WebhookConfig = {
   retryBaseMs: 1000,
   retryMaxMs: 60_000,
   concurrency: 256,
+  originConcurrency: 64,
+  originRates: '',
 };
+
+/** Parses SUNDIAL_WEBHOOK_ORIGIN_RATES into origin → requests a second. */
+export function parseOriginRates(spec: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const raw of spec.split(',')) {
+    const entry = raw.trim();
+    if (!entry) continue;
+    const eq = entry.lastIndexOf('=');
+    const rate = Number(entry.slice(eq + 1));
+    let origin: string;
+    try {
+      origin = new URL(entry.slice(0, eq)).origin;
+    } catch {
+      throw new Error(`"${entry}": expected <origin>=<requests a second>, e.g. https://hooks.example=50`);
+    }
+    if (eq < 0 || !(rate > 0) || origin === 'null') throw new Error(`"${entry}": expected <origin>=<requests a second>, e.g. https://hooks.example=50`);
+    out.set(origin, rate);
+  }
+  return out;
+}
 
 export interface Config {
   port: number;
@@ -152,7 +181,8 @@ Webhooks (docs/webhooks.md):
   SUNDIAL_WEBHOOK_SECRETS   signing secrets "new,old" (unset: generated, kept in PostgreSQL)
   SUNDIAL_WEBHOOK_ALLOW     CIDR ranges / host names the SSRF guard lets through
   SUNDIAL_WEBHOOK_RETRY_BASE_MS (1000), SUNDIAL_WEBHOOK_RETRY_MAX_MS (60000),
-  SUNDIAL_WEBHOOK_CONCURRENCY (256)
+  SUNDIAL_WEBHOOK_CONCURRENCY (256), SUNDIAL_WEBHOOK_ORIGIN_CONCURRENCY (64: per origin)
+  SUNDIAL_WEBHOOK_ORIGIN_RATES  requests a second per origin, "https://a.example=50,..."
 `;
 
 function list(raw: string | undefined): string[] {
@@ -220,11 +250,18 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     retryBaseMs: int('SUNDIAL_WEBHOOK_RETRY_BASE_MS', env.SUNDIAL_WEBHOOK_RETRY_BASE_MS, defaultWebhookConfig.retryBaseMs),
     retryMaxMs: int('SUNDIAL_WEBHOOK_RETRY_MAX_MS', env.SUNDIAL_WEBHOOK_RETRY_MAX_MS, defaultWebhookConfig.retryMaxMs),
     concurrency: int('SUNDIAL_WEBHOOK_CONCURRENCY', env.SUNDIAL_WEBHOOK_CONCURRENCY, defaultWebhookConfig.concurrency),
+    originConcurrency: int('SUNDIAL_WEBHOOK_ORIGIN_CONCURRENCY', env.SUNDIAL_WEBHOOK_ORIGIN_CONCURRENCY, defaultWebhookConfig.originConcurrency),
+    originRates: env.SUNDIAL_WEBHOOK_ORIGIN_RATES ?? '',
   };
   try {
     parseAllowList(webhooks.allow);
   } catch (err) {
     throw new ConfigError(`SUNDIAL_WEBHOOK_ALLOW: ${(err as Error).message}`);
+  }
+  try {
+    parseOriginRates(webhooks.originRates);
+  } catch (err) {
+    throw new ConfigError(`SUNDIAL_WEBHOOK_ORIGIN_RATES: ${(err as Error).message}`);
   }
   return {
     port,

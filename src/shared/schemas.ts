@@ -131,6 +131,16 @@ export const OverlapPolicy = Type.Union([Type.Literal('allow'), Type.Literal('sk
 });
 export type OverlapPolicy = Static<typeof OverlapPolicy>;
 
+// Delivery (docs/webhooks.md): lateness limit, redrive, per-origin targets.
+export const MaxLatenessMs = Nullable(
+  Type.Integer({
+    minimum: 0,
+    maximum: 31_536_000_000,
+    description:
+      'an occurrence whose first attempt would start more than this many ms after its time is recorded skipped ("expired: …") instead of firing; null: no limit. Not applied to manual triggers or retries',
+  }),
+);
+
 export const Delivery = Type.Object({
   n: Type.Integer({ description: 'attempt number, from 1' }),
   startedAt: Type.String(),
@@ -141,6 +151,9 @@ export const Delivery = Type.Object({
   error: Type.Optional(Type.String({ description: 'network error, timeout or refusal' })),
   response: Type.Optional(Type.String({ description: 'the first 1 KiB of the response body' })),
   truncated: Type.Optional(Type.Boolean()),
+  deferred: Type.Optional(
+    Type.Boolean({ description: "true: no request was sent; the origin's circuit was open and the run waited (not counted as an attempt)" }),
+  ),
 });
 export type Delivery = Static<typeof Delivery>;
 
@@ -162,6 +175,7 @@ export const TaskCreate = Type.Object(
     action: Type.Optional(Action),
     misfirePolicy: Type.Optional(MisfirePolicy),
     overlapPolicy: Type.Optional(OverlapPolicy),
+    maxLatenessMs: Type.Optional(MaxLatenessMs),
     runImmediatelyIfPast: Type.Optional(
       Type.Boolean({ description: 'a one-time task whose time has passed is rejected unless this is true, then it fires at once' }),
     ),
@@ -178,6 +192,7 @@ export const TaskPatch = Type.Object(
     action: Type.Optional(Action),
     misfirePolicy: Type.Optional(MisfirePolicy),
     overlapPolicy: Type.Optional(OverlapPolicy),
+    maxLatenessMs: Type.Optional(MaxLatenessMs),
     runImmediatelyIfPast: Type.Optional(Type.Boolean()),
     version: Type.Optional(Type.Integer({ minimum: 1, description: 'optimistic concurrency: the version you read; 409 if it changed' })),
   },
@@ -212,6 +227,7 @@ export const Task = Type.Object({
   action: Action,
   misfirePolicy: MisfirePolicy,
   overlapPolicy: OverlapPolicy,
+  maxLatenessMs: Nullable(Type.Integer()),
   state: TaskState,
   nextRunAt: Nullable(Type.String({ description: 'next occurrence not yet claimed; null when paused or completed' })),
   version: Type.Integer(),
@@ -237,7 +253,8 @@ export const Run = Type.Object({
   trigger: Type.Union([Type.Literal('schedule'), Type.Literal('manual')]),
   late: Type.Boolean({ description: 'fired more than 10 s after its time (misfire or downtime)' }),
   reason: Nullable(Type.String()),
-  deliveries: Nullable(Type.Array(Delivery, { description: 'webhook runs: every HTTP attempt, oldest first; null for other actions' })),
+ deliveries: Nullable(Type.Array(Delivery, { description: 'webhook runs: every HTTP attempt, oldest first; null for other actions' })),
+  retryOf: Nullable(Type.String({ description: 'the failed run this run redrives (POST /api/runs/{id}/retry)' })),
 });
 export type Run = Static<typeof Run>;
 
@@ -271,6 +288,7 @@ export const RunListQuery = Type.Object(
     taskId: Type.Optional(Type.String({ format: 'uuid' })),
     nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'runs owned or executed by this node' })),
     status: Type.Optional(RunStatus),
+    origin: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'webhook origin, e.g. https://hooks.example:8443: runs of tasks whose URL is on it' })),
     keyPrefix: Type.Optional(KeyPrefix),
     from: Type.Optional(Instant('scheduledFor >= from')),
     to: Type.Optional(Instant('scheduledFor < to')),
@@ -280,6 +298,36 @@ export const RunListQuery = Type.Object(
   { additionalProperties: false },
 );
 export type RunListQuery = Static<typeof RunListQuery>;
+
+export const TargetItem = Type.Object({
+  origin: Type.String({ description: 'scheme://host[:port]' }),
+  inFlight: Type.Integer({ description: 'attempts in flight now, all live nodes' }),
+  queued: Type.Integer({ description: 'attempts waiting for a slot now, all live nodes' }),
+  attempts: Type.Integer({ description: 'attempts finished in the window' }),
+  failures: Type.Integer({ description: 'of those, not 2xx' }),
+  p50Ms: Nullable(Type.Number({ description: 'attempt duration' })),
+  p99Ms: Nullable(Type.Number()),
+  circuit: Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half-open')], { description: 'the worst state among the nodes' }),
+  circuitSince: Nullable(Type.String()),
+  nodes: Type.Integer({ description: 'live nodes that delivered to this origin in the window' }),
+});
+export const Targets = Type.Object({
+  generatedAt: Type.String(),
+  windowSeconds: Type.Integer(),
+  items: Type.Array(TargetItem),
+});
+export type Targets = Static<typeof Targets>;
+
+export const RetryManyBody = Type.Object(
+  {
+    taskId: Type.Optional(Type.String({ format: 'uuid' })),
+    origin: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  },
+  { additionalProperties: false },
+);
+export type RetryManyBody = Static<typeof RetryManyBody>;
+export const RetryManyResult = Type.Object({ retried: Type.Integer(), runs: Type.Array(Type.String()) });
 
 export const PreviewQuery = Type.Object(
   {
@@ -396,3 +444,36 @@ export type TaskChangeKind = (typeof TASK_CHANGES)[number];
 export type ServerEvent =
   | { type: 'runs'; nodeId: string; count: number }
   | { type: 'tasks'; taskId: string; change: TaskChangeKind };
+
+// ---- Upcoming load (Overview's "what is coming") -----------------------------------------
+
+export const UPCOMING_LIMITS = {
+  maxHours: 24,
+  /** recurring schedules projected per request, largest groups first */
+  maxScheduleGroups: 2000,
+  /** occurrences computed per request across all groups (each counts once, whatever its size) */
+  maxOccurrences: 200_000,
+} as const;
+
+export const UpcomingQuery = Type.Object(
+  {
+    hours: Type.Optional(Type.Integer({ minimum: 1, maximum: UPCOMING_LIMITS.maxHours, default: 6, description: 'how far ahead to look' })),
+  },
+  { additionalProperties: false },
+);
+export type UpcomingQuery = Static<typeof UpcomingQuery>;
+
+export const UpcomingBucket = Type.Object({
+  at: Type.String({ description: 'start of the minute' }),
+  once: Type.Integer({ description: 'one-time occurrences due in this minute' }),
+  recurring: Type.Integer({ description: 'recurring occurrences due in this minute, projected from the schedules' }),
+});
+export const Upcoming = Type.Object({
+  from: Type.String({ description: 'start of the first bucket (the current minute); occurrences already past are not counted' }),
+  bucketMinutes: Type.Literal(1),
+  buckets: Type.Array(UpcomingBucket, { description: 'one per minute, oldest first, zeros included' }),
+  scheduleGroups: Type.Integer({ description: 'distinct recurring schedules projected (tasks sharing expression, zone and bounds count once)' }),
+  unprojectedTasks: Type.Integer({ description: 'active recurring tasks left out of the projection by its bounds; 0 when the chart is complete' }),
+});
+export type UpcomingBucket = Static<typeof UpcomingBucket>;
+export type Upcoming = Static<typeof Upcoming>;

@@ -36,6 +36,7 @@ export function taskOut(t: TaskRow | TaskWithLastRun, upcoming?: Date[], opts: {
     action: opts.redact ? redactAction(t.action) : t.action,
     misfirePolicy: t.misfirePolicy,
     overlapPolicy: t.overlapPolicy ?? 'allow',
+    maxLatenessMs: t.maxLatenessMs ?? null,
     state: t.state === 'deleted' ? 'completed' : t.state,
     nextRunAt: iso(t.nextRunAt),
     version: t.version,
@@ -70,6 +71,7 @@ export function runOut(r: RunRow): Run {
     late: r.late,
     reason: r.reason,
     deliveries: r.deliveries ?? null,
+    retryOf: r.retryOf ?? null,
   };
 }
 

@@ -18,6 +18,7 @@ import { assertUsableInput } from './input-guard.js';
 import { RateLimiter, registerRateLimit } from './rate-limit.js';
 import { runRoutes } from './runs.js';
 import { taskRoutes } from './tasks.js';
+import { upcomingRoutes } from './upcoming.js';
 import { webhookRoutes } from './webhooks.js';
 import { validationToApiError, validatorCompiler } from './validation.js';
 
@@ -211,6 +212,7 @@ export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
 
   taskRoutes(app, deps);
   runRoutes(app, deps);
+  upcomingRoutes(app, deps);
   webhookRoutes(app, deps);
 
   const webRoot = deps.webRoot ?? (existsSync(DEFAULT_WEB_ROOT + 'index.html') ? DEFAULT_WEB_ROOT : undefined);

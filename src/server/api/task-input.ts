@@ -166,6 +166,7 @@ export function taskInsertFromCreate(body: TaskCreate, now: Date, idempotencyKey
     action: checkAction(body.action ?? { type: 'log' }, opts),
     misfirePolicy: body.misfirePolicy ?? 'fire_once',
     overlapPolicy: body.overlapPolicy ?? 'allow',
+    maxLatenessMs: body.maxLatenessMs ?? null,
     state: 'active',
     idempotencyKey,
     idempotencyHash: idempotencyKey ? requestHash(body) : null,
@@ -197,6 +198,7 @@ function sameDefinition(a: TaskRow, b: TaskInsert): boolean {
     a.name === b.name &&
     a.misfirePolicy === b.misfirePolicy &&
     a.overlapPolicy === b.overlapPolicy &&
+    (a.maxLatenessMs ?? null) === (b.maxLatenessMs ?? null) &&
     canonical(a.payload ?? null) === canonical(b.payload ?? null) &&
     canonical(a.action) === canonical(b.action)
   );
@@ -256,6 +258,7 @@ export function taskChangeFromPatch(body: TaskPatch, current: TaskRow, now: Date
   if (body.action !== undefined) change.action = checkAction(body.action, opts);
   if (body.misfirePolicy !== undefined) change.misfirePolicy = body.misfirePolicy;
   if (body.overlapPolicy !== undefined) change.overlapPolicy = body.overlapPolicy;
+  if (body.maxLatenessMs !== undefined) change.maxLatenessMs = body.maxLatenessMs;
   let cancelPending: string | undefined;
   let wake = false;
   if (body.schedule !== undefined) {

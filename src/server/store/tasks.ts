@@ -22,6 +22,8 @@ export interface TaskRow {
   action: Action;
   misfirePolicy: 'fire_once' | 'skip';
   overlapPolicy: 'allow' | 'skip';
+  /** null: no lateness limit */
+  maxLatenessMs: number | null;
   state: TaskStateRow;
   nextRunAt: Date | null;
   version: number;
@@ -79,9 +81,9 @@ export type TaskInsertResult =
 export async function taskInsert(sql: Sql, t: TaskInsert, wake: boolean): Promise<TaskInsertResult> {
   const insert = (q: Sql | Tx) => q<TaskRow[]>`
       insert into tasks (id, key, name, kind, run_at, cron_expression, timezone, start_at, end_at, payload,
-                         action, misfire_policy, overlap_policy, state, next_run_at, idempotency_key, idempotency_hash)
+                         action, misfire_policy, overlap_policy, max_lateness_ms, state, next_run_at, idempotency_key, idempotency_hash)
       values (${taskId()}, ${t.key}, ${t.name}, ${t.kind}, ${t.runAt}, ${t.cronExpression}, ${t.timezone}, ${t.startAt}, ${t.endAt},
-              ${q.json(t.payload as never)}, ${q.json(t.action as never)}, ${t.misfirePolicy}, ${t.overlapPolicy}, ${t.state},
+              ${q.json(t.payload as never)}, ${q.json(t.action as never)}, ${t.misfirePolicy}, ${t.overlapPolicy}, ${t.maxLatenessMs}, ${t.state},
               ${t.nextRunAt}, ${t.idempotencyKey}, ${t.idempotencyHash})
       on conflict (idempotency_key) where idempotency_key is not null do nothing
       returning *`;
@@ -189,6 +191,7 @@ export interface TaskChange {
   action?: Action;
   misfirePolicy?: 'fire_once' | 'skip';
   overlapPolicy?: 'allow' | 'skip';
+  maxLatenessMs?: number | null;
   state?: TaskStateRow;
   nextRunAt?: Date | null;
 }
@@ -369,7 +372,7 @@ export interface PutResult {
 
 const ROW_COLUMNS = `key text, name text, kind text, run_at timestamptz, cron_expression text, timezone text,
   start_at timestamptz, end_at timestamptz, payload jsonb, action jsonb, misfire_policy text,
-  overlap_policy text, state text, next_run_at timestamptz`;
+  overlap_policy text, max_lateness_ms integer, state text, next_run_at timestamptz`;
 
 /**
  * One row of a set-based write, as JSON for jsonb_to_recordset. Nulls and defaults are
@@ -389,6 +392,7 @@ function rowJson(id: string, t: TaskInsert) {
   if (t.action.type !== 'log') row.action = t.action;
   if (t.misfirePolicy !== 'fire_once') row.misfire_policy = t.misfirePolicy;
   if (t.overlapPolicy !== 'allow') row.overlap_policy = t.overlapPolicy;
+  if (t.maxLatenessMs !== null && t.maxLatenessMs !== undefined) row.max_lateness_ms = t.maxLatenessMs;
   if (t.state !== 'active') row.state = t.state;
   return row;
 }
@@ -456,10 +460,10 @@ export async function tasksPut(
       const data = inserts.map(({ i, id }) => rowJson(id, items[i]!));
       const made = await tx<{ id: string }[]>`
         insert into tasks (id, key, name, kind, run_at, cron_expression, timezone, start_at, end_at, payload,
-                           action, misfire_policy, overlap_policy, state, next_run_at)
+                           action, misfire_policy, overlap_policy, max_lateness_ms, state, next_run_at)
         select id, key, name, kind, run_at, cron_expression, coalesce(timezone, 'UTC'), start_at, end_at,
                payload, coalesce(action, '{"type":"log"}'), coalesce(misfire_policy, 'fire_once'),
-               coalesce(overlap_policy, 'allow'), coalesce(state, 'active'), next_run_at
+               coalesce(overlap_policy, 'allow'), max_lateness_ms, coalesce(state, 'active'), next_run_at
         from jsonb_to_recordset(${tx.json(data as never)}) as v(id uuid, ${tx.unsafe(ROW_COLUMNS)})
         on conflict (key collate "C") where state <> 'deleted' and key is not null do nothing
         returning id`;
@@ -479,7 +483,7 @@ export async function tasksPut(
                timezone = coalesce(v.timezone, 'UTC'), start_at = v.start_at, end_at = v.end_at,
                payload = v.payload, action = coalesce(v.action, '{"type":"log"}'),
                misfire_policy = coalesce(v.misfire_policy, 'fire_once'), overlap_policy = coalesce(v.overlap_policy, 'allow'),
-               state = coalesce(v.state, 'active'),
+               max_lateness_ms = v.max_lateness_ms, state = coalesce(v.state, 'active'),
                next_run_at = v.next_run_at, version = t.version + 1, updated_at = now()
         from jsonb_to_recordset(${tx.json(data as never)}) as v(id uuid, ${tx.unsafe(ROW_COLUMNS)})
         where t.id = v.id`;
