@@ -108,6 +108,8 @@ export interface paths {
                     limit?: number;
                     /** @description runs owned or executed by this node */
                     nodeId?: string;
+                    /** @description webhook origin, e.g. https://hooks.example:8443: runs of tasks whose URL is on it */
+                    origin?: string;
                     status?: "pending" | "running" | "succeeded" | "failed" | "skipped";
                     taskId?: string;
                     /** @description scheduledFor < to */
@@ -129,6 +131,8 @@ export interface paths {
                             items: {
                                 attempt: number;
                                 deliveries: {
+                                    /** @description true: no request was sent; the origin's circuit was open and the run waited (not counted as an attempt) */
+                                    deferred?: boolean;
                                     durationMs: number;
                                     /** @description network error, timeout or refusal */
                                     error?: string;
@@ -150,6 +154,7 @@ export interface paths {
                                 late: boolean;
                                 nodeId: string | null;
                                 reason: string | null;
+                                retryOf: string | null;
                                 scheduledFor: string;
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
@@ -181,6 +186,187 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Redrive a failed webhook run: a new run linked to it (retryOf), with the original occurrence's Idempotency-Key */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            attempt: number;
+                            deliveries: {
+                                /** @description true: no request was sent; the origin's circuit was open and the run waited (not counted as an attempt) */
+                                deferred?: boolean;
+                                durationMs: number;
+                                /** @description network error, timeout or refusal */
+                                error?: string;
+                                /** @description attempt number, from 1 */
+                                n: number;
+                                nodeId: string;
+                                /** @description the first 1 KiB of the response body */
+                                response?: string;
+                                startedAt: string;
+                                statusCode?: number;
+                                truncated?: boolean;
+                                /** @description the final URL, when redirects were followed */
+                                url?: string;
+                            }[] | null;
+                            finishedAt: string | null;
+                            id: string;
+                            lagMs: number | null;
+                            /** @description fired more than 10 s after its time (misfire or downtime) */
+                            late: boolean;
+                            nodeId: string | null;
+                            reason: string | null;
+                            retryOf: string | null;
+                            scheduledFor: string;
+                            startedAt: string | null;
+                            status: "pending" | "running" | "succeeded" | "failed" | "skipped";
+                            taskId: string;
+                            taskKey: string | null;
+                            taskName: string;
+                            trigger: "schedule" | "manual";
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Redrive the failed webhook runs of a task or of an origin (newest first, at most `limit`) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default 100 */
+                        limit?: number;
+                        origin?: string;
+                        /** Format: uuid */
+                        taskId?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            retried: number;
+                            runs: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -376,6 +562,136 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/stats/upcoming": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Occurrences due per minute over the next hours: one-time tasks counted, recurring tasks projected from their schedules */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description how far ahead to look */
+                    hours?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {number} */
+                            bucketMinutes: 1;
+                            /** @description one per minute, oldest first, zeros included */
+                            buckets: {
+                                /** @description start of the minute */
+                                at: string;
+                                /** @description one-time occurrences due in this minute */
+                                once: number;
+                                /** @description recurring occurrences due in this minute, projected from the schedules */
+                                recurring: number;
+                            }[];
+                            /** @description start of the first bucket (the current minute); occurrences already past are not counted */
+                            from: string;
+                            /** @description distinct recurring schedules projected (tasks sharing expression, zone and bounds count once) */
+                            scheduleGroups: number;
+                            /** @description active recurring tasks left out of the projection by its bounds; 0 when the chart is complete */
+                            unprojectedTasks: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/targets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Webhook origins: in flight, queued, attempts, failures, durations and circuit state, merged over live nodes */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            generatedAt: string;
+                            items: {
+                                /** @description attempts finished in the window */
+                                attempts: number;
+                                /** @description the worst state among the nodes */
+                                circuit: "closed" | "open" | "half-open";
+                                circuitSince: string | null;
+                                /** @description of those, not 2xx */
+                                failures: number;
+                                /** @description attempts in flight now, all live nodes */
+                                inFlight: number;
+                                /** @description live nodes that delivered to this origin in the window */
+                                nodes: number;
+                                /** @description scheme://host[:port] */
+                                origin: string;
+                                p50Ms: number | null;
+                                p99Ms: number | null;
+                                /** @description attempts waiting for a slot now, all live nodes */
+                                queued: number;
+                            }[];
+                            windowSeconds: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tasks": {
         parameters: {
             query?: never;
@@ -447,6 +763,7 @@ export interface paths {
                                     startedAt: string | null;
                                     status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                                 } | null;
+                                maxLatenessMs: number | null;
                                 /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                                 misfirePolicy: "fire_once" | "skip";
                                 name: string;
@@ -539,6 +856,7 @@ export interface paths {
                         };
                         /** @description your own name for the task, unique among tasks not deleted: 1–200 of A–Z a–z 0–9 . _ ~ : / @ -, e.g. "user-42/reminder-7" */
                         key?: string;
+                        maxLatenessMs?: number | null;
                         /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                         misfirePolicy?: "fire_once" | "skip";
                         name: string;
@@ -611,6 +929,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
+                            maxLatenessMs: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -686,6 +1005,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
+                            maxLatenessMs: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -894,6 +1214,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
+                            maxLatenessMs: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -1045,6 +1366,7 @@ export interface paths {
                             /** @description http:// or https:// URL */
                             url: string;
                         };
+                        maxLatenessMs?: number | null;
                         /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                         misfirePolicy?: "fire_once" | "skip";
                         name?: string;
@@ -1117,6 +1439,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
+                            maxLatenessMs: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -1262,6 +1585,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
+                            maxLatenessMs: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -1411,6 +1735,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
+                            maxLatenessMs: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -1528,6 +1853,8 @@ export interface paths {
                         "application/json": {
                             attempt: number;
                             deliveries: {
+                                /** @description true: no request was sent; the origin's circuit was open and the run waited (not counted as an attempt) */
+                                deferred?: boolean;
                                 durationMs: number;
                                 /** @description network error, timeout or refusal */
                                 error?: string;
@@ -1549,6 +1876,7 @@ export interface paths {
                             late: boolean;
                             nodeId: string | null;
                             reason: string | null;
+                            retryOf: string | null;
                             scheduledFor: string;
                             startedAt: string | null;
                             status: "pending" | "running" | "succeeded" | "failed" | "skipped";
@@ -1663,6 +1991,7 @@ export interface paths {
                             };
                             /** @description your own name for the task, unique among tasks not deleted: 1–200 of A–Z a–z 0–9 . _ ~ : / @ -, e.g. "user-42/reminder-7" */
                             key?: string;
+                            maxLatenessMs?: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy?: "fire_once" | "skip";
                             name: string;
@@ -1738,6 +2067,7 @@ export interface paths {
                                     startedAt: string | null;
                                     status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                                 } | null;
+                                maxLatenessMs: number | null;
                                 /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                                 misfirePolicy: "fire_once" | "skip";
                                 name: string;
@@ -1825,6 +2155,7 @@ export interface paths {
                                     startedAt: string | null;
                                     status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                                 } | null;
+                                maxLatenessMs: number | null;
                                 /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                                 misfirePolicy: "fire_once" | "skip";
                                 name: string;
@@ -2013,6 +2344,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
+                            maxLatenessMs: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -2134,6 +2466,7 @@ export interface paths {
                         };
                         /** @description your own name for the task, unique among tasks not deleted: 1–200 of A–Z a–z 0–9 . _ ~ : / @ -, e.g. "user-42/reminder-7" */
                         key?: string;
+                        maxLatenessMs?: number | null;
                         /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                         misfirePolicy?: "fire_once" | "skip";
                         name: string;
@@ -2206,6 +2539,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
+                            maxLatenessMs: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -2281,6 +2615,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
+                            maxLatenessMs: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -2433,6 +2768,7 @@ export interface paths {
                             /** @description http:// or https:// URL */
                             url: string;
                         };
+                        maxLatenessMs?: number | null;
                         /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                         misfirePolicy?: "fire_once" | "skip";
                         name?: string;
@@ -2505,6 +2841,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
+                            maxLatenessMs: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
