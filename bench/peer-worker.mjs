@@ -36,12 +36,22 @@ function rec(i, due, start) {
 
 let stopWorker = async () => {};
 
+// End to end (cfg.target set): the job's work is a POST of {i, due} to the receiver,
+// through Node's fetch (undici, keep-alive), awaited; a failed POST fails the job.
+async function deliver(i, due) {
+  if (!cfg.target) return;
+  const r = await fetch(cfg.target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ i, due }) });
+  await r.arrayBuffer();
+  if (!r.ok) throw new Error(`receiver answered ${r.status}`);
+}
+
 async function startGraphile() {
   const { run } = await import('graphile-worker');
   const taskList = {
     bench: async (payload) => {
       const start = Date.now();
       rec(payload.i, payload.due, start);
+      await deliver(payload.i, payload.due);
     },
   };
   const opts = cfg.tuned
@@ -68,6 +78,7 @@ async function startPgBoss() {
   const handler = async (jobs) => {
     const start = Date.now();
     for (const j of jobs) rec(j.data.i, j.data.due, start);
+    await Promise.all(jobs.map((j) => deliver(j.data.i, j.data.due)));
   };
   if (cfg.tuned) {
     for (let k = 0; k < 10; k++) await boss.work(cfg.queue, { batchSize: 100, pollingIntervalSeconds: 0.5 }, handler);
@@ -84,6 +95,7 @@ async function startBull() {
     async (job) => {
       const start = Date.now();
       rec(job.data.i, job.data.due ?? job.timestamp + (job.opts.delay ?? 0), start);
+      await deliver(job.data.i, job.data.due);
     },
     {
       connection: { host: '127.0.0.1', port: cfg.redisPort, maxRetriesPerRequest: null },

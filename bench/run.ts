@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { freePort, lagStats, pgCpu, procUsage, sleep, waitFor, cdfPoints } from './lib.js';
 import { Peer, Sundial, SUNDIAL_ROOT, type Env, type Item, type System } from './systems.js';
-import { writeReport, type Results } from './report.js';
+import { writeE2EOnly, writeReport, type Results } from './report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -52,7 +52,9 @@ function saveResults(r: Results) {
 }
 
 if (args.includes('--report-only')) {
-  writeReport(loadResults(), ROOT);
+  const full = loadResults();
+  if ((full as any).date) writeReport(full, ROOT);
+  else writeE2EOnly(ROOT);
   process.exit(0);
 }
 
@@ -158,6 +160,26 @@ function usageMeter(sys: System) {
       peakRssMb: Math.max(peak, u?.peakRssMb ?? 0),
     };
   };
+}
+
+if (args.includes('--e2e')) {
+  const { runE2E } = await import('./e2e.js');
+  // a pinned build (BENCH_SUNDIAL_ROOT, not a git checkout) names its commit in BENCH_SUNDIAL_COMMIT
+  const commit = process.env.BENCH_SUNDIAL_COMMIT ?? (spawnSync('git', ['log', '-1', '--format=%h', '--', 'src/server', 'src/shared'], { cwd: SUNDIAL_ROOT }).stdout?.toString().trim() || 'unknown');
+  const peers = Object.fromEntries(
+    ['graphile-worker', 'pg-boss', 'bullmq'].map((p) => [p, JSON.parse(readFileSync(join(ROOT, 'bench', 'node_modules', p, 'package.json'), 'utf8')).version]),
+  );
+  const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? '?', memoryGb: Math.round(totalmem() / 2 ** 30), postgres: String(pgVersion).split(' on ')[0]!, redis: redisVersion ?? 'not available', node: process.version, peers, engine: commit };
+  try {
+    await runE2E({ env, reset, usageMeter, log, args, machine });
+    // the page is generated from both result files; without a full run yet, the e2e part alone
+    const full = loadResults();
+    if ((full as any).date) writeReport(full, ROOT);
+    else writeE2EOnly(ROOT);
+  } finally {
+    await cleanup();
+  }
+  process.exit(0);
 }
 
 const results = loadResults();

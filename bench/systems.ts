@@ -73,9 +73,12 @@ export class Sundial implements System {
     private readonly tuning: Record<string, string> = {},
   ) {}
 
+  /** extra node arguments for the Sundial process (e.g. --cpu-prof) */
+  nodeArgs: string[] = [];
+
   async start() {
     this.port = await freePort();
-    this.child = spawn(process.execPath, ['bin/sundial.js', 'serve'], {
+    this.child = spawn(process.execPath, [...this.nodeArgs, 'bin/sundial.js', 'serve'], {
       cwd: SUNDIAL_ROOT,
       stdio: ['ignore', 'ignore', 'inherit'],
       env: {
@@ -102,6 +105,25 @@ export class Sundial implements System {
     this.sql = postgres(this.env.url, { max: 4, onnotice: () => {} });
   }
 
+  /**
+   * End to end: webhook tasks, each POSTing {i, due} to `url` (its own JSON body), stored
+   * in the shape POST /api/tasks stores them; one statement per 20k rows.
+   */
+  async insertWebhooks(items: Item[], url: (it: Item) => string, extra: Record<string, unknown> = {}) {
+    for (let k = 0; k < items.length; k += 20_000) {
+      const chunk = items.slice(k, k + 20_000).map((it) => ({
+        i: it.i,
+        at: new Date(it.due).toISOString(),
+        action: JSON.stringify({ type: 'webhook', url: url(it), body: { i: it.i, due: it.due }, ...extra }),
+      }));
+      await this.sql!`
+        insert into tasks (name, kind, run_at, next_run_at, state, action)
+        select 'bench-' || v.i, 'once', v.at, v.at, 'active', v.action::jsonb
+        from json_to_recordset(${JSON.stringify(chunk)}::text::json) as v(i int, at timestamptz, action text)`;
+    }
+    await this.sql!`select pg_notify('sundial', '{"t":"wake"}')`;
+  }
+
   /** No bulk endpoint exists yet: the bulk path is one SQL statement per 20k rows, in the shape POST /api/tasks stores. */
   async insertBulk(items: Item[]) {
     for (let k = 0; k < items.length; k += 20_000) {
@@ -126,6 +148,23 @@ export class Sundial implements System {
 
   async fired() {
     const [r] = await this.sql!`select count(*)::int as n from runs where started_at is not null`;
+    return r!.n as number;
+  }
+
+  /** Sundial's recorded start times (first request sent) relative to T: p50, p99, max, ms */
+  async startedSpread(T: number) {
+    const [r] = await this.sql!`
+      select percentile_cont(array[0.5, 0.99, 1]) within group (order by extract(epoch from started_at) * 1000 - ${T}) as q
+      from runs where started_at is not null and trigger = 'schedule'`;
+    const q = r?.q as number[] | null;
+    return { startedAfterTMs: q ? q.map((v) => Math.round(Number(v))) : null };
+  }
+
+  /** runs of webhook tasks aimed at `url` that were recorded failed */
+  async failedTo(url: string) {
+    const [r] = await this.sql!`
+      select count(*)::int as n from runs r join tasks t on t.id = r.task_id
+      where r.status = 'failed' and t.action->>'url' = ${url}`;
     return r!.n as number;
   }
 
@@ -242,6 +281,9 @@ export class Peer implements System {
   };
   private n = 0;
 
+  /** end to end: each job POSTs {i, due} to this URL */
+  target?: string;
+
   constructor(
     private readonly env: Env,
     readonly peer: PeerId,
@@ -281,6 +323,7 @@ export class Peer implements System {
           queue: QUEUE,
           n: this.n,
           recurring: this.recurring,
+          target: this.target,
         }),
       },
     });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
-import { defaultAuthConfig, defaultWebhookConfig, type Config } from './config.js';
+import { defaultAuthConfig, defaultWebhookConfig, parseOriginRates, type Config } from './config.js';
 import { setupAuth } from './api/auth.js';
 import { buildHttp } from './api/server.js';
 import { EventHub } from './events.js';
@@ -23,7 +23,7 @@ import { runsRelease } from './store/runs.js';
 import { settingGetOrCreate } from './store/credentials.js';
 import { NoticeListener } from './store/notices.js';
 import { tasksDueCount } from './store/tasks.js';
-import { OffsetClock, systemClock, type Clock } from './time/clock.js';
+import { OffsetClock, systemClock, type Clock, type Timer } from './time/clock.js';
 import { VERSION } from './version.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 import { parseAllowList } from './webhooks/ssrf.js';
@@ -38,13 +38,21 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export async function startApp(config: Config, opts: { clock?: Clock; logger?: Logger } = {}): Promise<App> {
+export interface StartOptions {
+  /** the node's own clock (default: the system's) */
+  clock?: Clock;
+  /** fire by that clock corrected by its offset to PostgreSQL's (default: on, unless a clock is given) */
+  correctClock?: boolean;
+  logger?: Logger;
+}
+
+export async function startApp(config: Config, opts: StartOptions = {}): Promise<App> {
   // synchronous: the last lines before process.exit (the drain summary) must not be lost
   const log = opts.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } }, pino.destination({ dest: 1, sync: true }));
   const baseClock = opts.clock ?? systemClock;
   // The node fires by PostgreSQL's clock: its own corrected by the offset measured at
   // heartbeats. A test's own clock is left as it is.
-  const correctClock = !opts.clock;
+  const correctClock = opts.correctClock ?? !opts.clock;
   const clock = new OffsetClock(baseClock);
   const cfg = config.scheduler;
   const metrics = createMetrics();
@@ -69,6 +77,14 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     applicationName: `sundial:${config.nodeId}`,
     idleInTransactionTimeoutMs: cfg.leaseMs,
   });
+  // Claims, results and heartbeats have connections of their own: a bulk import filling
+  // the API's pool must not make what is due wait for a connection.
+  const engineSql = connect({
+    url: databaseUrl,
+    max: 6,
+    applicationName: `sundial:${config.nodeId}:engine`,
+    idleInTransactionTimeoutMs: cfg.leaseMs,
+  });
   let auth;
   let webhookSecrets: string[];
   try {
@@ -86,6 +102,7 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     }
   } catch (err) {
     await sql.end({ timeout: 1 });
+    await engineSql.end({ timeout: 1 });
     await embedded?.stop();
     throw err;
   }
@@ -95,22 +112,28 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
   const publishRuns = (count: number) => {
     if (count) hub.publish({ type: 'runs', nodeId: config.nodeId, count });
   };
-  const recorder = new Recorder({ sql, nodeId: config.nodeId, clock, inFlight, metrics, log, drainMs: cfg.drainMs, onRecorded: publishRuns });
-  const deliverer = new WebhookDeliverer(sql, config.nodeId, clock, recorder, metrics, log, {
+  const recorder = new Recorder({ sql: engineSql, nodeId: config.nodeId, clock, inFlight, metrics, log, drainMs: cfg.drainMs, onRecorded: publishRuns });
+  const deliverer = new WebhookDeliverer(engineSql, config.nodeId, clock, recorder, metrics, log, {
     secrets: webhookSecrets,
     allow,
     retryBaseMs: webhookConfig.retryBaseMs,
     retryMaxMs: webhookConfig.retryMaxMs,
     concurrency: webhookConfig.concurrency,
+    perOrigin: Math.min(webhookConfig.concurrency, webhookConfig.originConcurrency),
+    rateLimits: parseOriginRates(webhookConfig.originRates),
+    circuitTripAfter: webhookConfig.circuitTripAfter,
+    circuitOpenMs: webhookConfig.circuitOpenMs,
     userAgent: `Sundial/${VERSION}`,
     inFlight,
+    notices,
+    snapshotMs: cfg.heartbeatMs,
   });
   // heartbeat and executor need each other (the gate, the held count): the executor is
   // read through a closure only once both exist
   let executor: Executor | undefined;
   let claimer: Claimer | undefined;
   const heartbeat = new Heartbeat({
-    sql,
+    sql: engineSql,
     nodeId: config.nodeId,
     clock: baseClock,
     heartbeatMs: cfg.heartbeatMs,
@@ -135,7 +158,7 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     gate: heartbeat,
   });
   claimer = new Claimer({
-    sql,
+    sql: engineSql,
     nodeId: config.nodeId,
     config: cfg,
     clock,
@@ -170,18 +193,30 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     webhookAllow: allow,
     webhookSecrets,
     readiness: async () => {
+      let timer: Timer | undefined;
       try {
-        await Promise.race([databasePing(sql), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000).unref())]);
+        await Promise.race([databasePing(sql), new Promise((_, rej) => (timer = baseClock.setTimer(() => rej(new Error('timeout')), 2000)))]);
         const pending = await pendingMigrations(sql);
         return pending ? `${pending} migrations not applied` : null;
       } catch (err) {
         return `database unreachable: ${(err as Error).message}`;
+      } finally {
+        timer?.cancel();
       }
     },
     collectMetrics: async () => {
       metrics.inFlight.set(inFlight.count);
       metrics.heldBytes.set(inFlight.bytes);
       metrics.heldOccurrences.set(executor.held);
+      // a bounded label set: the 10 busiest origins by name, the rest as "other"
+      const origins = deliverer.snapshot();
+      for (const g of [metrics.webhookOriginQueued, metrics.webhookOriginInFlight, metrics.webhookOriginCircuitOpen]) g.reset();
+      origins.forEach((o, i) => {
+        const label = i < 10 ? o.origin : 'other';
+        metrics.webhookOriginQueued.inc({ origin: label }, o.queued);
+        metrics.webhookOriginInFlight.inc({ origin: label }, o.inFlight);
+        metrics.webhookOriginCircuitOpen.inc({ origin: label }, o.circuit === 'closed' ? 0 : 1);
+      });
       metrics.dueBacklog.set(await tasksDueCount(sql, clock.now()));
     },
   });
@@ -211,6 +246,7 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
       await nodeStop(sql, config.nodeId).catch(() => {});
       await notices.stop();
       await sql.end({ timeout: 2 });
+      await engineSql.end({ timeout: 2 });
       await embedded?.stop();
       log.info({ held: executor!.unfiredAtStop, released, webhooksHandedBack: deliverer.handedBack, ms: Date.now() - t0 }, 'sundial node stopped');
     })());

@@ -41,8 +41,12 @@ export interface AuthConfig {
   insecureNoAuth: boolean;
   /** require a token on /metrics too */
   metricsAuth: boolean;
-  /** requests per minute per token (per client address when the API is open); 0 = off */
-  rateLimitPerMinute: number;
+  /**
+   * tasks per minute per token (per client address when the API is open), a request
+   * counting 1 and a batch its tasks; 0 = off; unset: DEFAULT_RATE_LIMIT_PER_MINUTE, or
+   * off on an open loopback node (only this machine can call it)
+   */
+  rateLimitPerMinute?: number;
 }
 
 export interface WebhookConfig {
@@ -55,14 +59,27 @@ export interface WebhookConfig {
   retryMaxMs: number;
   /** HTTP requests in flight per node; more wait their turn */
   concurrency: number;
+  /** HTTP requests in flight per node to one origin (scheme://host:port) */
+  originConcurrency: number;
+  /** SUNDIAL_WEBHOOK_ORIGIN_RATES: requests a second per origin, "https://a.example=50,http://10.0.0.5:8080=5" */
+  originRates: string;
+  /** unreachable attempts in a row that open an origin's circuit (default 5), and its first open period (5 s) */
+  circuitTripAfter?: number;
+  circuitOpenMs?: number;
 }
+
+/**
+ * The default per-token budget: what one node sustains, so one backend may use a whole
+ * node and no more. Measured with `npm run bench:bulk` on the 2-core development
+ * machine (docs/api.md): batches of 1,000 sustained DEFAULT_FIGURE tasks/s.
+ */
+export const DEFAULT_RATE_LIMIT_PER_MINUTE = 1_800_000;
 
 export const defaultAuthConfig: AuthConfig = {
   apiTokens: [],
   readTokens: [],
   insecureNoAuth: false,
   metricsAuth: false,
-  rateLimitPerMinute: 3000,
 };
 
 export const defaultWebhookConfig: WebhookConfig = {
@@ -71,7 +88,29 @@ export const defaultWebhookConfig: WebhookConfig = {
   retryBaseMs: 1000,
   retryMaxMs: 60_000,
   concurrency: 256,
+  originConcurrency: 64,
+  originRates: '',
 };
+
+/** Parses SUNDIAL_WEBHOOK_ORIGIN_RATES into origin → requests a second. */
+export function parseOriginRates(spec: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const raw of spec.split(',')) {
+    const entry = raw.trim();
+    if (!entry) continue;
+    const eq = entry.lastIndexOf('=');
+    const rate = Number(entry.slice(eq + 1));
+    let origin: string;
+    try {
+      origin = new URL(entry.slice(0, eq)).origin;
+    } catch {
+      throw new Error(`"${entry}": expected <origin>=<requests a second>, e.g. https://hooks.example=50`);
+    }
+    if (eq < 0 || !(rate > 0) || origin === 'null') throw new Error(`"${entry}": expected <origin>=<requests a second>, e.g. https://hooks.example=50`);
+    out.set(origin, rate);
+  }
+  return out;
+}
 
 export interface Config {
   port: number;
@@ -111,6 +150,7 @@ function int(name: string, raw: string | undefined, fallback: number, min = 1): 
 }
 
 export const USAGE = `Usage: sundial serve [options]
+       sundial tasks add|list|get|rm|import …   sundial runs …   (--help on each; docs/api.md)
 
 Options (each also read from the environment variable shown):
   --port <n>            PORT               HTTP port (default 8080)
@@ -130,7 +170,9 @@ Security (docs/security.md):
   SUNDIAL_API_TOKEN       admin token(s), comma-separated, >= 16 characters each
   SUNDIAL_READ_TOKEN      read-only token(s) for dashboards
   SUNDIAL_METRICS_AUTH    true: /metrics needs a token too
-  SUNDIAL_RATE_LIMIT_PER_MINUTE  per token or client address (3000; 0 = off)
+  SUNDIAL_RATE_LIMIT_PER_MINUTE  tasks a minute per token or client address, a batch
+                          counting its tasks (1800000, what one node sustains; 0 = off;
+                          unset on an open loopback node: off)
   With no token set, a node on loopback is open; on any other address it generates an
   admin token on first start, prints it once and requires it.
 
@@ -138,7 +180,8 @@ Webhooks (docs/webhooks.md):
   SUNDIAL_WEBHOOK_SECRETS   signing secrets "new,old" (unset: generated, kept in PostgreSQL)
   SUNDIAL_WEBHOOK_ALLOW     CIDR ranges / host names the SSRF guard lets through
   SUNDIAL_WEBHOOK_RETRY_BASE_MS (1000), SUNDIAL_WEBHOOK_RETRY_MAX_MS (60000),
-  SUNDIAL_WEBHOOK_CONCURRENCY (256)
+  SUNDIAL_WEBHOOK_CONCURRENCY (256), SUNDIAL_WEBHOOK_ORIGIN_CONCURRENCY (64: per origin)
+  SUNDIAL_WEBHOOK_ORIGIN_RATES  requests a second per origin, "https://a.example=50,..."
 `;
 
 function list(raw: string | undefined): string[] {
@@ -198,7 +241,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     readTokens: secretList('SUNDIAL_READ_TOKEN', env.SUNDIAL_READ_TOKEN),
     insecureNoAuth: values['insecure-no-auth'] ?? bool('SUNDIAL_INSECURE_NO_AUTH', env.SUNDIAL_INSECURE_NO_AUTH),
     metricsAuth: bool('SUNDIAL_METRICS_AUTH', env.SUNDIAL_METRICS_AUTH),
-    rateLimitPerMinute: int('SUNDIAL_RATE_LIMIT_PER_MINUTE', env.SUNDIAL_RATE_LIMIT_PER_MINUTE, defaultAuthConfig.rateLimitPerMinute, 0),
+    ...(env.SUNDIAL_RATE_LIMIT_PER_MINUTE ? { rateLimitPerMinute: int('SUNDIAL_RATE_LIMIT_PER_MINUTE', env.SUNDIAL_RATE_LIMIT_PER_MINUTE, 0, 0) } : {}),
   };
   const webhooks: WebhookConfig = {
     secrets: secretList('SUNDIAL_WEBHOOK_SECRETS', env.SUNDIAL_WEBHOOK_SECRETS),
@@ -206,11 +249,18 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     retryBaseMs: int('SUNDIAL_WEBHOOK_RETRY_BASE_MS', env.SUNDIAL_WEBHOOK_RETRY_BASE_MS, defaultWebhookConfig.retryBaseMs),
     retryMaxMs: int('SUNDIAL_WEBHOOK_RETRY_MAX_MS', env.SUNDIAL_WEBHOOK_RETRY_MAX_MS, defaultWebhookConfig.retryMaxMs),
     concurrency: int('SUNDIAL_WEBHOOK_CONCURRENCY', env.SUNDIAL_WEBHOOK_CONCURRENCY, defaultWebhookConfig.concurrency),
+    originConcurrency: int('SUNDIAL_WEBHOOK_ORIGIN_CONCURRENCY', env.SUNDIAL_WEBHOOK_ORIGIN_CONCURRENCY, defaultWebhookConfig.originConcurrency),
+    originRates: env.SUNDIAL_WEBHOOK_ORIGIN_RATES ?? '',
   };
   try {
     parseAllowList(webhooks.allow);
   } catch (err) {
     throw new ConfigError(`SUNDIAL_WEBHOOK_ALLOW: ${(err as Error).message}`);
+  }
+  try {
+    parseOriginRates(webhooks.originRates);
+  } catch (err) {
+    throw new ConfigError(`SUNDIAL_WEBHOOK_ORIGIN_RATES: ${(err as Error).message}`);
   }
   return {
     port,

@@ -52,6 +52,30 @@ export function createMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
+    webhookCircuitChanges: new Counter({
+      name: 'sundial_webhook_circuit_changes_total',
+      help: 'Per-origin circuit breaker transitions on this node, by the state entered',
+      labelNames: ['state'] as const,
+      registers: [registry],
+    }),
+    webhookOriginQueued: new Gauge({
+      name: 'sundial_webhook_origin_queued',
+      help: 'Webhook attempts waiting for a slot on this node, by origin (the 10 busiest; the rest summed as "other")',
+      labelNames: ['origin'] as const,
+      registers: [registry],
+    }),
+    webhookOriginInFlight: new Gauge({
+      name: 'sundial_webhook_origin_in_flight',
+      help: 'Webhook attempts in flight on this node, by origin (the 10 busiest; the rest summed as "other")',
+      labelNames: ['origin'] as const,
+      registers: [registry],
+    }),
+    webhookOriginCircuitOpen: new Gauge({
+      name: 'sundial_webhook_origin_circuit_open',
+      help: '1 while an origin\'s circuit is open or half-open on this node (the 10 busiest origins; "other": how many of the rest)',
+      labelNames: ['origin'] as const,
+      registers: [registry],
+    }),
     clockOffset: new Gauge({
       name: 'sundial_clock_offset_seconds',
       help: 'PostgreSQL\'s clock minus this node\'s, measured at heartbeats (the node fires by the corrected time)',

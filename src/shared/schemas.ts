@@ -12,6 +12,11 @@ export const LIMITS = {
   previewMaxCount: 50,
   pageMaxLimit: 500,
   bulkMaxTasks: 1000,
+  /** POST /api/tasks/batch: 1,000 tasks of up to ~4 KiB each */
+  batchBodyMaxBytes: 4 * 1024 * 1024,
+  keyMaxLength: 200,
+  /** errors listed in one refused batch */
+  batchMaxErrors: 100,
   webhookUrlMaxLength: 2048,
   webhookHeadersMax: 20,
   webhookHeaderNameMaxLength: 100,
@@ -126,6 +131,16 @@ export const OverlapPolicy = Type.Union([Type.Literal('allow'), Type.Literal('sk
 });
 export type OverlapPolicy = Static<typeof OverlapPolicy>;
 
+// Delivery (docs/webhooks.md): lateness limit, redrive, per-origin targets.
+export const MaxLatenessMs = Nullable(
+  Type.Integer({
+    minimum: 0,
+    maximum: 31_536_000_000,
+    description:
+      'an occurrence whose first attempt would start more than this many ms after its time is recorded skipped ("expired: …") instead of firing; null: no limit. Not applied to manual triggers or retries',
+  }),
+);
+
 export const Delivery = Type.Object({
   n: Type.Integer({ description: 'attempt number, from 1' }),
   startedAt: Type.String(),
@@ -136,17 +151,31 @@ export const Delivery = Type.Object({
   error: Type.Optional(Type.String({ description: 'network error, timeout or refusal' })),
   response: Type.Optional(Type.String({ description: 'the first 1 KiB of the response body' })),
   truncated: Type.Optional(Type.Boolean()),
+  deferred: Type.Optional(
+    Type.Boolean({ description: "true: no request was sent; the origin's circuit was open and the run waited (not counted as an attempt)" }),
+  ),
 });
 export type Delivery = Static<typeof Delivery>;
 
+export const KEY_PATTERN = '^[A-Za-z0-9._~:/@-]+$';
+export const TaskKey = Type.String({
+  minLength: 1,
+  maxLength: LIMITS.keyMaxLength,
+  pattern: KEY_PATTERN,
+  description: 'your own name for the task, unique among tasks not deleted: 1–200 of A–Z a–z 0–9 . _ ~ : / @ -, e.g. "user-42/reminder-7"',
+});
+export const KeyPrefix = Type.String({ minLength: 1, maxLength: LIMITS.keyMaxLength, pattern: KEY_PATTERN, description: 'tasks whose key starts with this, e.g. "user-42/"' });
+
 export const TaskCreate = Type.Object(
   {
+    key: Type.Optional(TaskKey),
     name: Type.String({ minLength: 1, maxLength: LIMITS.nameMaxLength }),
     schedule: Schedule,
     payload: Type.Optional(Type.Any({ description: 'any JSON value, at most 64 KiB serialized' })),
     action: Type.Optional(Action),
     misfirePolicy: Type.Optional(MisfirePolicy),
     overlapPolicy: Type.Optional(OverlapPolicy),
+    maxLatenessMs: Type.Optional(MaxLatenessMs),
     runImmediatelyIfPast: Type.Optional(
       Type.Boolean({ description: 'a one-time task whose time has passed is rejected unless this is true, then it fires at once' }),
     ),
@@ -163,6 +192,7 @@ export const TaskPatch = Type.Object(
     action: Type.Optional(Action),
     misfirePolicy: Type.Optional(MisfirePolicy),
     overlapPolicy: Type.Optional(OverlapPolicy),
+    maxLatenessMs: Type.Optional(MaxLatenessMs),
     runImmediatelyIfPast: Type.Optional(Type.Boolean()),
     version: Type.Optional(Type.Integer({ minimum: 1, description: 'optimistic concurrency: the version you read; 409 if it changed' })),
   },
@@ -188,6 +218,7 @@ export const LastRun = Type.Object({
 
 export const Task = Type.Object({
   id: Type.String({ format: 'uuid' }),
+  key: Nullable(Type.String()),
   name: Type.String(),
   kind: Type.Union([Type.Literal('once'), Type.Literal('cron')]),
   schedule: Schedule,
@@ -196,6 +227,7 @@ export const Task = Type.Object({
   action: Action,
   misfirePolicy: MisfirePolicy,
   overlapPolicy: OverlapPolicy,
+  maxLatenessMs: Nullable(Type.Integer()),
   state: TaskState,
   nextRunAt: Nullable(Type.String({ description: 'next occurrence not yet claimed; null when paused or completed' })),
   version: Type.Integer(),
@@ -209,6 +241,7 @@ export type Task = Static<typeof Task>;
 export const Run = Type.Object({
   id: Type.String(),
   taskId: Type.String(),
+  taskKey: Nullable(Type.String({ description: "the key of the run's task (kept after the task is deleted)" })),
   taskName: Type.String(),
   scheduledFor: Type.String(),
   startedAt: Nullable(Type.String({ description: 'the exact time it was executed, millisecond precision' })),
@@ -220,13 +253,18 @@ export const Run = Type.Object({
   trigger: Type.Union([Type.Literal('schedule'), Type.Literal('manual')]),
   late: Type.Boolean({ description: 'fired more than 10 s after its time (misfire or downtime)' }),
   reason: Nullable(Type.String()),
-  deliveries: Nullable(Type.Array(Delivery, { description: 'webhook runs: every HTTP attempt, oldest first; null for other actions' })),
+ deliveries: Nullable(Type.Array(Delivery, { description: 'webhook runs: every HTTP attempt, oldest first; null for other actions' })),
+  retryOf: Nullable(Type.String({ description: 'the failed run this run redrives (POST /api/runs/{id}/retry)' })),
 });
 export type Run = Static<typeof Run>;
 
 export const Page = <T extends TSchema>(item: T) =>
   Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String()) });
-export const TaskPage = Page(Task);
+export const TaskPage = Type.Object({
+  items: Type.Array(Task),
+  nextCursor: Nullable(Type.String()),
+  total: Type.Optional(Type.Integer({ description: 'every match, not only this page (with ?count=true)' })),
+});
 export const RunPage = Page(Run);
 export type TaskPage = Static<typeof TaskPage>;
 export type RunPage = Static<typeof RunPage>;
@@ -236,6 +274,8 @@ export const TaskListQuery = Type.Object(
     state: Type.Optional(TaskState),
     kind: Type.Optional(Type.Union([Type.Literal('once'), Type.Literal('cron')])),
     q: Type.Optional(Type.String({ maxLength: LIMITS.nameMaxLength, description: 'case-insensitive substring of the name' })),
+    keyPrefix: Type.Optional(KeyPrefix),
+    count: Type.Optional(Type.Boolean({ description: 'also return the total number of matches' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.pageMaxLimit, default: 50 })),
     cursor: Type.Optional(Type.String({ maxLength: 200 })),
   },
@@ -248,6 +288,8 @@ export const RunListQuery = Type.Object(
     taskId: Type.Optional(Type.String({ format: 'uuid' })),
     nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'runs owned or executed by this node' })),
     status: Type.Optional(RunStatus),
+    origin: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'webhook origin, e.g. https://hooks.example:8443: runs of tasks whose URL is on it' })),
+    keyPrefix: Type.Optional(KeyPrefix),
     from: Type.Optional(Instant('scheduledFor >= from')),
     to: Type.Optional(Instant('scheduledFor < to')),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.pageMaxLimit, default: 50 })),
@@ -256,6 +298,36 @@ export const RunListQuery = Type.Object(
   { additionalProperties: false },
 );
 export type RunListQuery = Static<typeof RunListQuery>;
+
+export const TargetItem = Type.Object({
+  origin: Type.String({ description: 'scheme://host[:port]' }),
+  inFlight: Type.Integer({ description: 'attempts in flight now, all live nodes' }),
+  queued: Type.Integer({ description: 'attempts waiting for a slot now, all live nodes' }),
+  attempts: Type.Integer({ description: 'attempts finished in the window' }),
+  failures: Type.Integer({ description: 'of those, not 2xx' }),
+  p50Ms: Nullable(Type.Number({ description: 'attempt duration' })),
+  p99Ms: Nullable(Type.Number()),
+  circuit: Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half-open')], { description: 'the worst state among the nodes' }),
+  circuitSince: Nullable(Type.String()),
+  nodes: Type.Integer({ description: 'live nodes that delivered to this origin in the window' }),
+});
+export const Targets = Type.Object({
+  generatedAt: Type.String(),
+  windowSeconds: Type.Integer(),
+  items: Type.Array(TargetItem),
+});
+export type Targets = Static<typeof Targets>;
+
+export const RetryManyBody = Type.Object(
+  {
+    taskId: Type.Optional(Type.String({ format: 'uuid' })),
+    origin: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  },
+  { additionalProperties: false },
+);
+export type RetryManyBody = Static<typeof RetryManyBody>;
+export const RetryManyResult = Type.Object({ retried: Type.Integer(), runs: Type.Array(Type.String()) });
 
 export const PreviewQuery = Type.Object(
   {
@@ -318,6 +390,35 @@ export const Stats = Type.Object({
 });
 export type Stats = Static<typeof Stats>;
 
+export const TaskDeleteQuery = Type.Object(
+  {
+    keyPrefix: KeyPrefix,
+    purge: Type.Optional(Type.Boolean({ description: 'also erase payloads (task payload, webhook body and headers, recorded responses)' })),
+  },
+  { additionalProperties: false },
+);
+export type TaskDeleteQuery = Static<typeof TaskDeleteQuery>;
+export const PurgeQuery = Type.Object(
+  { purge: Type.Optional(Type.Boolean({ description: 'also erase payloads (task payload, webhook body and headers, recorded responses)' })) },
+  { additionalProperties: false },
+);
+export const Cancelled = Type.Object({ cancelled: Type.Integer({ description: 'tasks deleted' }) });
+
+export const PutOutcome = Type.Union([Type.Literal('created'), Type.Literal('replaced'), Type.Literal('unchanged')], {
+  description: 'created: new task; replaced: the task holding the key was changed; unchanged: it already had this definition',
+});
+export const BatchCreate = Type.Object(
+  { tasks: Type.Array(TaskCreate, { minItems: 1, maxItems: LIMITS.bulkMaxTasks }) },
+  { additionalProperties: false },
+);
+export type BatchCreate = Static<typeof BatchCreate>;
+export const BatchItem = Type.Intersect([Task, Type.Object({ outcome: PutOutcome })]);
+export const BatchItemMinimal = Type.Object({ id: Type.String({ format: 'uuid' }), key: Nullable(Type.String()), outcome: PutOutcome });
+export const BatchResult = Type.Object({
+  items: Type.Array(Type.Union([BatchItem, BatchItemMinimal]), { description: 'in input order; only id, key and outcome with Prefer: return=minimal' }),
+});
+export type BatchResult = Static<typeof BatchResult>;
+
 export const ErrorBody = Type.Object({
   error: Type.Object({
     code: Type.String(),
@@ -343,3 +444,36 @@ export type TaskChangeKind = (typeof TASK_CHANGES)[number];
 export type ServerEvent =
   | { type: 'runs'; nodeId: string; count: number }
   | { type: 'tasks'; taskId: string; change: TaskChangeKind };
+
+// ---- Upcoming load (Overview's "what is coming") -----------------------------------------
+
+export const UPCOMING_LIMITS = {
+  maxHours: 24,
+  /** recurring schedules projected per request, largest groups first */
+  maxScheduleGroups: 2000,
+  /** occurrences computed per request across all groups (each counts once, whatever its size) */
+  maxOccurrences: 200_000,
+} as const;
+
+export const UpcomingQuery = Type.Object(
+  {
+    hours: Type.Optional(Type.Integer({ minimum: 1, maximum: UPCOMING_LIMITS.maxHours, default: 6, description: 'how far ahead to look' })),
+  },
+  { additionalProperties: false },
+);
+export type UpcomingQuery = Static<typeof UpcomingQuery>;
+
+export const UpcomingBucket = Type.Object({
+  at: Type.String({ description: 'start of the minute' }),
+  once: Type.Integer({ description: 'one-time occurrences due in this minute' }),
+  recurring: Type.Integer({ description: 'recurring occurrences due in this minute, projected from the schedules' }),
+});
+export const Upcoming = Type.Object({
+  from: Type.String({ description: 'start of the first bucket (the current minute); occurrences already past are not counted' }),
+  bucketMinutes: Type.Literal(1),
+  buckets: Type.Array(UpcomingBucket, { description: 'one per minute, oldest first, zeros included' }),
+  scheduleGroups: Type.Integer({ description: 'distinct recurring schedules projected (tasks sharing expression, zone and bounds count once)' }),
+  unprojectedTasks: Type.Integer({ description: 'active recurring tasks left out of the projection by its bounds; 0 when the chart is complete' }),
+});
+export type UpcomingBucket = Static<typeof UpcomingBucket>;
+export type Upcoming = Static<typeof Upcoming>;

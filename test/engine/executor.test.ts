@@ -13,7 +13,7 @@ const T0 = new Date('2027-06-01T09:00:00Z');
 function setup(opts: { gate?: FiringGate } = {}) {
   const clock = new ManualClock(T0);
   const results: RunResult[] = [];
-  const webhooks: { run: ClaimedRun; startedAt: Date; late: boolean; reason: string | null }[] = [];
+  const webhooks: { run: ClaimedRun; late: boolean; reason: string | null }[] = [];
   const inFlight = new InFlight();
   const executor = new Executor({
     clock,
@@ -22,7 +22,7 @@ function setup(opts: { gate?: FiringGate } = {}) {
     metrics: createMetrics(),
     log: pino({ level: 'silent' }),
     misfireThresholdMs: 10_000,
-    webhooks: { deliver: (run, startedAt, late, reason) => webhooks.push({ run, startedAt, late, reason }) },
+    webhooks: { deliver: (run, late, reason) => webhooks.push({ run, late, reason }) },
     gate: opts.gate,
   });
   executor.start();
@@ -78,13 +78,13 @@ describe('Executor on a manual clock', () => {
     await executor.stop();
   });
 
-  it('a webhook run goes to the deliverer with its start time and lateness; nothing is recorded here', async () => {
+  it('a webhook run goes to the deliverer with its lateness (its start is taken when its request is sent); nothing is recorded here', async () => {
     const { clock, results, webhooks, executor } = setup();
     const w = run(50, { actionType: 'webhook' });
     executor.hold([w]);
     clock.advance(60);
     expect(results).toHaveLength(0);
-    expect(webhooks).toEqual([{ run: w, startedAt: w.scheduledFor, late: false, reason: null }]);
+    expect(webhooks).toEqual([{ run: w, late: false, reason: null }]);
     await executor.stop();
   });
 

@@ -207,7 +207,8 @@ describe('retries', () => {
     await new Promise((r) => setTimeout(r, 4 * BASE_MS + 500));
     expect(rx.on('/taken')).toHaveLength(1);
     const [run] = await runsOf(task.id);
-    expect(run!.status).toBe('running');
+    // still open, now the thief's: `pending` if it was taken before our batched "running" mark landed
+    expect(['pending', 'running']).toContain(run!.status);
     expect(run!.nodeId).toBe('thief');
   });
 

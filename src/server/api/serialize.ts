@@ -27,6 +27,7 @@ export function taskOut(t: TaskRow | TaskWithLastRun, upcoming?: Date[], opts: {
   const lr = t as Partial<TaskWithLastRun>;
   return {
     id: t.id,
+    key: t.key ?? null,
     name: t.name,
     kind: t.kind,
     schedule: scheduleOf(t),
@@ -35,6 +36,7 @@ export function taskOut(t: TaskRow | TaskWithLastRun, upcoming?: Date[], opts: {
     action: opts.redact ? redactAction(t.action) : t.action,
     misfirePolicy: t.misfirePolicy,
     overlapPolicy: t.overlapPolicy ?? 'allow',
+    maxLatenessMs: t.maxLatenessMs ?? null,
     state: t.state === 'deleted' ? 'completed' : t.state,
     nextRunAt: iso(t.nextRunAt),
     version: t.version,
@@ -56,6 +58,7 @@ export function runOut(r: RunRow): Run {
   return {
     id: r.id,
     taskId: r.taskId,
+    taskKey: r.taskKey ?? null,
     taskName: r.taskName,
     scheduledFor: r.scheduledFor.toISOString(),
     startedAt: iso(r.startedAt),
@@ -68,6 +71,7 @@ export function runOut(r: RunRow): Run {
     late: r.late,
     reason: r.reason,
     deliveries: r.deliveries ?? null,
+    retryOf: r.retryOf ?? null,
   };
 }
 

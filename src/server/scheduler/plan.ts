@@ -119,11 +119,23 @@ export interface HeldOccurrence {
   rescued: boolean;
   kind: 'once' | 'cron';
   misfirePolicy: MisfirePolicy;
+  /** the task's lateness limit (null: none) */
+  maxLatenessMs: number | null;
+  /** set on a redrive of a failed run: never judged by the lateness limit */
+  retryOf: string | null;
 }
 
 export type FireDecision =
   | { fire: true; lagMs: number; late: boolean; reason: string | null }
   | { fire: false; lagMs: number; reason: string };
+
+export function lateBeyondLimit(run: Pick<HeldOccurrence, 'maxLatenessMs' | 'retryOf' | 'trigger'>, lagMs: number): boolean {
+  return run.maxLatenessMs !== null && run.maxLatenessMs !== undefined && run.trigger === 'schedule' && !run.retryOf && lagMs > run.maxLatenessMs;
+}
+
+export function expiredReason(lagMs: number, maxLatenessMs: number): string {
+  return `expired: the first attempt would have started ${lagMs} ms after its time (maxLatenessMs ${maxLatenessMs})`;
+}
 
 export function firedLateReason(lagMs: number): string {
   return `fired ${Math.round(lagMs / 1000)} s late`;
@@ -138,6 +150,14 @@ export function firedLateReason(lagMs: number): string {
  */
 export function planFire(run: HeldOccurrence, startedAt: Date, misfireThresholdMs: number): FireDecision {
   const lagMs = startedAt.getTime() - run.scheduledFor.getTime();
+  // `maxLatenessMs`: a scheduled occurrence that would start too late is not fired at all
+  // (manual triggers and redrives are not judged). With the misfire policy the stricter
+  // rule wins: a misfired occurrence `skip` drops is skipped whatever the limit, and one
+  // `fire_once` would fire late is still expired when it is later than the limit.
+  // Webhooks are judged again at their first attempt (the deliverer), after any queueing.
+  if (lateBeyondLimit(run, lagMs)) {
+    return { fire: false, lagMs, reason: expiredReason(lagMs, run.maxLatenessMs!) };
+  }
   const overdue = lagMs > misfireThresholdMs;
   if (overdue && run.rescued && run.kind === 'cron' && run.misfirePolicy === 'skip' && run.trigger === 'schedule') {
     return { fire: false, lagMs, reason: 'misfired: skipped by policy (its node was lost)' };

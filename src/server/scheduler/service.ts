@@ -20,10 +20,23 @@ export interface Service {
  */
 export class InFlight {
   private readonly entries = new Map<string, number>();
+  /** entries that stay in the account (has, bytes) but do not count against the claim budget */
+  private readonly uncounted = new Set<string>();
   private total = 0;
 
   get count(): number {
-    return this.entries.size;
+    return this.entries.size - this.uncounted.size;
+  }
+
+  /**
+   * Whether an open entry counts against the claim budget. The deliverer uncounts the
+   * runs queued behind a backed-up webhook origin's cap, so that origin does not stop
+   * the node from claiming for the others; their memory still counts (bytes).
+   */
+  setCounted(id: string, counted: boolean): void {
+    if (!this.entries.has(id)) return;
+    if (counted) this.uncounted.delete(id);
+    else this.uncounted.add(id);
   }
 
   get bytes(): number {
@@ -44,6 +57,7 @@ export class InFlight {
     const bytes = this.entries.get(id);
     if (bytes === undefined) return;
     this.entries.delete(id);
+    this.uncounted.delete(id);
     this.total -= bytes;
   }
 

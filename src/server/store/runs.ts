@@ -2,6 +2,7 @@
 import type { Sql, Tx } from './db.js';
 import type { Action, Delivery } from '../../shared/schemas.js';
 import { notify, noticeSql } from './notices.js';
+import { keyRange } from './tasks.js';
 import type { ClaimPlan, DueTask, HeldOccurrence } from '../scheduler/plan.js';
 
 export type RunStatusRow = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
@@ -10,6 +11,8 @@ export interface RunRow {
   id: string;
   taskId: string;
   taskName: string;
+  /** joined from the task; kept after it is deleted */
+  taskKey?: string | null;
   scheduledFor: Date;
   trigger: 'schedule' | 'manual';
   status: RunStatusRow;
@@ -21,16 +24,30 @@ export interface RunRow {
   startedAt: Date | null;
   finishedAt: Date | null;
   deliveries: Delivery[] | null;
+  retryOf: string | null;
+}
+
+/** What a task's execution needs; carried by the claim so firing needs no round trip. */
+export interface TaskDelivery {
+  taskName: string;
+  action: Action;
+  payload: unknown;
+  overlapPolicy: 'allow' | 'skip';
+  maxLatenessMs: number | null;
 }
 
 /** What a node holds in memory between claim and fire. */
-export interface ClaimedRun extends HeldOccurrence {
+export interface ClaimedRun extends HeldOccurrence, TaskDelivery {
   id: string;
   taskId: string;
   /** the fence: a result counts only under this attempt (a rescue bumps it) */
   attempt: number;
   /** decides the firing path: `log` is recorded at once, `webhook` goes to the deliverer */
   actionType: Action['type'];
+  /** a redrive's Idempotency-Key (the original occurrence's); null: derived from this run */
+  idempotencyKey: string | null;
+  /** attempts made by earlier owners (a rescued run continues their count) */
+  deliveries: Delivery[] | null;
 }
 
 /**
@@ -45,9 +62,9 @@ export async function occurrencesClaimDue(
   opts: { nodeId: string; horizon: Date; limit: number; plan: (task: DueTask) => ClaimPlan },
 ): Promise<{ claimed: ClaimedRun[]; tasks: number; moreDue: boolean }> {
   return sql.begin(async (tx) => {
-    const due = await tx<(DueTask & { actionType: Action['type'] })[]>`
+    const due = await tx<(DueTask & { actionType: Action['type'] } & TaskDelivery)[]>`
       select id, kind, cron_expression, timezone, start_at, end_at, misfire_policy, next_run_at,
-             action->>'type' as action_type
+             action->>'type' as action_type, name as task_name, action, payload, overlap_policy, max_lateness_ms
       from tasks
       where next_run_at <= ${opts.horizon} and state = 'active'
       order by next_run_at
@@ -91,7 +108,21 @@ export async function occurrencesClaimDue(
     for (const { status, ...r } of inserted) {
       if (status !== 'pending') continue;
       const t = taskOf.get(r.taskId)!;
-      claimed.push({ ...r, actionType: t.actionType, kind: t.kind, misfirePolicy: t.misfirePolicy, rescued: false });
+      claimed.push({
+        ...r,
+        actionType: t.actionType,
+        kind: t.kind,
+        misfirePolicy: t.misfirePolicy,
+        rescued: false,
+        taskName: t.taskName,
+        action: t.action,
+        payload: t.payload,
+        overlapPolicy: t.overlapPolicy,
+        maxLatenessMs: t.maxLatenessMs,
+        retryOf: null,
+        idempotencyKey: null,
+        deliveries: null,
+      });
     }
     // a recurring task may already have its next occurrence inside the horizon
     const moreDue = moves.some((m) => m.next !== null && m.next <= opts.horizon.toISOString());
@@ -102,7 +133,8 @@ export async function occurrencesClaimDue(
 /** A held run's columns, from runs `r` joined with its task `t`: one list for every statement that hands runs to the executor. */
 const claimedColumns = (sql: Sql) => sql`
   r.id, r.task_id, r.scheduled_for, r.attempt, r.late, r.trigger, r.reason, t.kind, t.misfire_policy,
-  t.action->>'type' as action_type`;
+  t.action->>'type' as action_type, t.name as task_name, t.action, t.payload, t.overlap_policy, t.max_lateness_ms,
+  r.retry_of, r.idempotency_key, r.deliveries`;
 
 /**
  * Runs that are pending with no live owner: manual triggers, runs handed back by a
@@ -143,6 +175,17 @@ export async function runsPendingOfNode(sql: Sql, nodeId: string, taskId?: strin
     from runs r join tasks t on t.id = r.task_id
     where r.node_id = ${nodeId} and r.status = 'pending'
       ${taskId ? sql`and r.task_id = ${taskId}` : sql``}`;
+}
+
+/**
+ * A task's delivery fields as they are now: an edit that keeps held occurrences pending
+ * (a new URL, body or payload) reaches them through this read, before they fire.
+ */
+export async function taskDeliveryGet(sql: Sql, taskId: string): Promise<(TaskDelivery & { actionType: Action['type'] }) | undefined> {
+  const [row] = await sql<(TaskDelivery & { actionType: Action['type'] })[]>`
+    select name as task_name, action, payload, overlap_policy, max_lateness_ms, action->>'type' as action_type
+    from tasks where id = ${taskId} and state <> 'deleted'`;
+  return row;
 }
 
 /**
@@ -306,16 +349,43 @@ export async function runsStartWebhook(
   });
 }
 
-/** Saves the attempts so far of a webhook run still being retried (fenced). */
-export async function runsDeliveriesSave(
-  sql: Sql,
-  r: { id: string; attempt: number; nodeId: string; deliveries: Delivery[] },
-): Promise<boolean> {
-  const rows = await sql`
-    update runs set deliveries = ${sql.json(r.deliveries as never)}
-    where id = ${r.id} and attempt = ${r.attempt} and node_id = ${r.nodeId} and status = 'running'
-    returning id`;
-  return rows.length > 0;
+export interface RunProgress {
+  id: string;
+  attempt: number;
+  /** set once: when the run's first request was sent (it becomes `running`) */
+  startedAt?: Date;
+  /** the attempts so far, when one was made */
+  deliveries?: Delivery[];
+}
+
+/**
+ * Webhook runs in progress, in one statement per batch, fenced by owner and attempt:
+ * marks runs `running` with the time their first request went out, and saves the
+ * attempts of runs being retried so the run log shows them. Returns the ids still
+ * ours (a run taken over by another node is not, and gets no more attempts from here).
+ */
+export async function runsProgressSave(sql: Sql, nodeId: string, items: RunProgress[]): Promise<string[]> {
+  if (!items.length) return [];
+  const batch = JSON.stringify(
+    items.map((r) => ({ id: r.id, attempt: r.attempt, started_at: r.startedAt?.toISOString() ?? null, deliveries: r.deliveries ?? null })),
+  );
+  return sql.begin(async (tx) => {
+    await tx`set local enable_nestloop = off`;
+    const rows = await tx<{ id: string }[]>`
+      with v as (
+        select * from json_to_recordset(${batch}::text::json) as v(id bigint, attempt int, started_at timestamptz, deliveries jsonb)
+      )
+      update runs r set status = 'running',
+                        started_at = coalesce(r.started_at, v.started_at),
+                        deliveries = coalesce(v.deliveries, r.deliveries)
+      from v
+      where r.id = any(${items.map((r) => r.id)}::bigint[])
+        and r.id = v.id and r.attempt = v.attempt
+        and coalesce(r.node_id, '') = ${nodeId}
+        and coalesce(r.status, '') in ('pending', 'running')
+      returning r.id`;
+    return rows.map((r) => r.id);
+  });
 }
 
 /**
@@ -332,7 +402,7 @@ export async function runsReleaseDeliveries(
     with released as (
       update runs r set node_id = null, deliveries = v.deliveries
       from json_to_recordset(${JSON.stringify(runs)}::text::json) as v(id bigint, attempt int, deliveries jsonb)
-      where r.id = v.id and r.attempt = v.attempt and r.node_id = ${nodeId} and r.status = 'running'
+      where r.id = v.id and r.attempt = v.attempt and r.node_id = ${nodeId} and r.status in ('pending', 'running')
       returning r.id
     )
     select count(*) as n, ${noticeSql(sql, { t: 'wake' })} from released`;
@@ -355,7 +425,7 @@ export async function runInsertManual(sql: Sql, taskId: string): Promise<RunRow 
     const [run] = await tx<RunRow[]>`
       insert into runs (task_id, scheduled_for, trigger, status, reason)
       select id, now(), 'manual', 'pending', 'run now' from tasks where id = ${taskId} and state <> 'deleted'
-      returning *, (select name from tasks where id = ${taskId}) as task_name`;
+      returning *, (select name from tasks where id = ${taskId}) as task_name, (select key from tasks where id = ${taskId}) as task_key`;
     if (run) {
       await notify(tx, { t: 'task', id: taskId, change: 'triggered', wake: true });
     }
@@ -363,8 +433,64 @@ export async function runInsertManual(sql: Sql, taskId: string): Promise<RunRow 
   });
 }
 
+export type RetryOutcome =
+  | { ok: true; run: RunRow }
+  | { ok: false; why: 'not-found' | 'not-retryable' | 'in-progress'; detail: string; retryId?: string };
+
+/**
+ * Redrives a failed webhook run: a new pending run of the same task, linked to it by
+ * retry_of, with the original occurrence's Idempotency-Key; the failed run is left as
+ * it was. Locking the failed run serializes concurrent retries of it, so the check for
+ * a redrive in progress and the insert are one step. Any live node picks the new run
+ * up like a manual trigger (ownerless and pending), with its own attempts and lag.
+ */
+export async function runRetry(sql: Sql, id: string, requestedBy: string | null): Promise<RetryOutcome> {
+  return sql.begin(async (tx) => {
+    const [orig] = await tx<{ id: string; taskId: string; status: string; scheduledFor: Date; deliveries: unknown; idempotencyKey: string | null; taskState: string }[]>`
+      select r.id, r.task_id, r.status, r.scheduled_for, r.deliveries, r.idempotency_key, t.state as task_state
+      from runs r join tasks t on t.id = r.task_id where r.id = ${id} for update of r`;
+    if (!orig) return { ok: false, why: 'not-found', detail: `run ${id} does not exist` };
+    if (orig.status !== 'failed' || orig.deliveries === null) {
+      return { ok: false, why: 'not-retryable', detail: `run ${id} is ${orig.status === 'failed' ? 'a failed run without webhook attempts' : orig.status}; only failed webhook runs can be retried` };
+    }
+    if (orig.taskState === 'deleted') return { ok: false, why: 'not-retryable', detail: `the task of run ${id} was deleted` };
+    const [open] = await tx<{ id: string }[]>`
+      select id from runs where retry_of = ${id} and status in ('pending', 'running') limit 1`;
+    if (open) return { ok: false, why: 'in-progress', detail: `run ${open.id} is already retrying run ${id}`, retryId: open.id };
+    const key = orig.idempotencyKey ?? `${orig.taskId}:${orig.scheduledFor.toISOString()}`;
+    const [run] = await tx<RunRow[]>`
+      insert into runs (task_id, scheduled_for, trigger, status, reason, retry_of, idempotency_key)
+      values (${orig.taskId}, now(), 'manual', 'pending',
+              ${`retry of run ${id}${requestedBy ? ` (token ${requestedBy})` : ''}`}, ${id}, ${key})
+      returning *, (select name from tasks where id = ${orig.taskId}) as task_name`;
+    await notify(tx, { t: 'wake' });
+    return { ok: true, run: run! };
+  });
+}
+
+/** Ids of the failed webhook runs of a task or an origin, newest first (bulk redrive). */
+export async function runsFailedWebhookIds(sql: Sql, f: { taskId?: string; origin?: string; limit: number }): Promise<string[]> {
+  const rows = await sql<{ id: string }[]>`
+    select r.id from runs r join tasks t on t.id = r.task_id
+    where r.status = 'failed' and r.deliveries is not null and t.state <> 'deleted'
+      ${f.taskId ? sql`and r.task_id = ${f.taskId}` : sql``}
+      ${f.origin ? originFilter(sql, f.origin) : sql``}
+      and not exists (select 1 from runs o where o.retry_of = r.id and o.status in ('pending', 'running'))
+    order by r.scheduled_for desc limit ${f.limit}`;
+  return rows.map((r) => r.id);
+}
+
+/** Tasks whose webhook URL (as written) is on this origin: the origin itself, or it followed by a path or query. */
+function originFilter(sql: Sql, origin: string) {
+  return sql`and t.action->>'type' = 'webhook'
+    and (t.action->>'url' = ${origin} or starts_with(t.action->>'url', ${origin + '/'}) or starts_with(t.action->>'url', ${origin + '?'}))`;
+}
+
 export interface RunListFilter {
+  /** webhook origin, normalized (scheme://host[:port]) */
+  origin?: string;
   taskId?: string;
+  keyPrefix?: string;
   nodeId?: string;
   status?: string;
   from?: Date;
@@ -373,11 +499,23 @@ export interface RunListFilter {
   after?: { scheduledFor: Date; id: string };
 }
 
+/**
+ * Runs whose task's key starts with `keyPrefix` are found through the two key indexes
+ * (live tasks, deleted tasks), so a departed user's history stays reachable.
+ */
 export async function runList(sql: Sql, f: RunListFilter): Promise<RunRow[]> {
+  const range = f.keyPrefix ? keyRange(f.keyPrefix) : null;
   return sql<RunRow[]>`
-    select r.*, t.name as task_name from runs r join tasks t on t.id = r.task_id
+    select r.*, t.name as task_name, t.key as task_key from runs r join tasks t on t.id = r.task_id
     where true
+      ${range ? sql`and r.task_id in (
+        select k.id from tasks k where k.state <> 'deleted' and k.key is not null
+          and (k.key collate "C") >= ${range[0]} and (k.key collate "C") < ${range[1]}
+        union all
+        select k.id from tasks k where k.state = 'deleted' and k.key is not null
+          and (k.key collate "C") >= ${range[0]} and (k.key collate "C") < ${range[1]})` : sql``}
       ${f.taskId ? sql`and r.task_id = ${f.taskId}` : sql``}
+      ${f.origin ? originFilter(sql, f.origin) : sql``}
       ${f.nodeId ? sql`and r.node_id = ${f.nodeId}` : sql``}
       ${f.status ? sql`and r.status = ${f.status}` : sql``}
       ${f.from ? sql`and r.scheduled_for >= ${f.from}` : sql``}
@@ -389,7 +527,7 @@ export async function runList(sql: Sql, f: RunListFilter): Promise<RunRow[]> {
 
 export async function runGet(sql: Sql, id: string): Promise<RunRow | undefined> {
   const [row] = await sql<RunRow[]>`
-    select r.*, t.name as task_name from runs r join tasks t on t.id = r.task_id where r.id = ${id}`;
+    select r.*, t.name as task_name, t.key as task_key from runs r join tasks t on t.id = r.task_id where r.id = ${id}`;
   return row;
 }
 

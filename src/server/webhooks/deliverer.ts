@@ -1,28 +1,40 @@
 // Delivers webhook runs. The executor hands a run over at its instant and moves on:
-// each delivery is its own async chain (start → attempt → wait → attempt … → result),
-// so a slow or failing receiver delays nobody else. Timers, not loops, hold retries.
+// each delivery is its own chain (queued → attempt → wait → attempt … → result), so a
+// slow or failing receiver delays nobody else. Timers, not loops, hold retries.
 //
-//   fire ─► runsStartWebhook (fenced; overlap check) ─► running ─► attempt 1
-//             │ skipped / not ours: done                              │
-//             ▼                                                       ▼
-//        attempt n ok ─► recorder: succeeded       network error, timeout, 408, 429, 5xx
-//        attempt n refused (4xx, SSRF, redirects) ─► recorder: failed         │
-//        attempts used up ─► recorder: failed  ◄── wait base·2^(n-1), jittered ┘
+//   fire ─► origin queue (dispatcher: per-origin cap, fair turns, rate limit, circuit)
+//             │ circuit open: deferred (recorded, not an attempt) ─► queue again later
+//             ▼
+//           attempt n (its deadline starts as it is sent; the first send stamps startedAt
+//             │         and marks the run `running` in a batched, fenced write)
+//             ├─ 2xx ─► recorder: succeeded
+//             ├─ refused (4xx, SSRF, redirects) ─► recorder: failed
+//             └─ network error, timeout, 408, 429, 5xx ─► attempts left? wait
+//                base·2^(n-1) jittered (the attempt saved in the same batched write) ─► attempt n+1
 //
-// The final result goes through the recorder's fenced, batched write like every
-// other run; attempts in between are saved so the run log shows them while retrying.
-// Delivery is at least once: a node that dies mid-attempt leaves the run `running`,
-// and the node that rescues it sends again with the same Idempotency-Key.
+// Nothing between the instant and the first request touches the database: the claim
+// carried the task's action, payload and name. The one exception is overlap policy
+// `skip`, whose "is a run still in progress?" check is a fenced round trip first.
+// So held webhooks still go out while the database is unreachable; their results wait
+// in the recorder, whose fence decides whether they count.
+//
+// Delivery is at least once: a node that dies mid-attempt leaves the run open, and the
+// node that rescues it sends again with the same Idempotency-Key.
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Delivery, WebhookAction } from '../../shared/schemas.js';
 import type { Metrics } from '../metrics.js';
 import type { Recorder } from '../scheduler/recorder.js';
 import type { Sql } from '../store/db.js';
-import { runsDeliveriesSave, runsReleaseDeliveries, runsStartWebhook, type ClaimedRun } from '../store/runs.js';
+import { runsProgressSave, runsReleaseDeliveries, runsStartWebhook, taskDeliveryGet, type ClaimedRun, type RunProgress, type TaskDelivery } from '../store/runs.js';
+import type { NoticeListener } from '../store/notices.js';
+import { nodeTargetsSave } from '../store/targets.js';
 import type { Clock } from '../time/clock.js';
 import type { InFlight, Service } from '../scheduler/service.js';
-import { sendWebhook, type AttemptOutcome, type OutgoingRequest, type SendOptions } from './http.js';
+import { expiredReason, lateBeyondLimit } from '../scheduler/plan.js';
+import { Dispatcher, type CircuitState, type Job, type OriginSnapshot } from './dispatcher.js';
+import { sendWebhook, Transport, type AttemptOutcome, type OutgoingRequest, type SendOptions } from './http.js';
 import { buildRequest } from './request.js';
 import type { AllowList } from './ssrf.js';
 
@@ -31,28 +43,41 @@ export interface DelivererSettings {
   allow: AllowList;
   retryBaseMs: number;
   retryMaxMs: number;
-  /** HTTP attempts in flight at once on this node */
+  /** HTTP attempts in flight at once on this node, all origins together */
   concurrency: number;
+  /** HTTP attempts in flight at once to one origin */
+  perOrigin?: number;
+  /** requests a second, by origin (scheme://host:port) */
+  rateLimits?: ReadonlyMap<string, number>;
+  /** unreachable attempts in a row that open an origin's circuit */
+  circuitTripAfter?: number;
+  circuitOpenMs?: number;
+  /** a run waiting on an open circuit longer than this fails */
+  circuitMaxWaitMs?: number;
   userAgent: string;
   /** the node's in-flight account: a run leaves it here unless its result goes to the recorder */
   inFlight?: InFlight;
+  /** task edits: runs queued and not yet sent take the task as it is now */
+  notices?: NoticeListener;
+  /** how often the per-origin snapshot is written for GET /api/targets (0: never) */
+  snapshotMs?: number;
 }
 
 interface Chain {
   run: ClaimedRun;
-  startedAt: Date;
+  origin: string;
+  /** when the first request was sent (by this node or, for a rescued run, the first owner) */
+  startedAt: Date | null;
   late: boolean;
   lateReason: string | null;
-  action?: WebhookAction;
-  taskName?: string;
-  payload?: unknown;
   deliveries: Delivery[];
   /** attempts this owner may still make */
   budget: number;
-  /** set once the run is `running` under this node */
+  /** the run may be `running` in the database: hand it back with its attempts on stop */
   started: boolean;
+  firstDeferredAt?: number;
   timer?: NodeJS.Timeout;
-  sending?: Promise<void>;
+  sending?: Promise<unknown>;
 }
 
 /** Exponential backoff with "equal jitter": between half and all of base·2^(n-1), capped. */
@@ -61,16 +86,86 @@ export function backoffMs(failures: number, baseMs: number, maxMs: number, rando
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
+/** scheme://host:port of a URL; a URL that does not parse gets a queue of its own. */
+export function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'invalid';
+  }
+}
+
 const START_RETRY_MS = [250, 500, 1000, 2000, 5000];
+const PROGRESS_FLUSH_MS = 25;
+/** a delivery still in progress this long after its first request is marked `running` */
+const MARK_RUNNING_AFTER_MS = 500;
+
+/**
+ * Batches the fenced "running since" marks and attempt saves (runsProgressSave). Each
+ * caller learns whether the run is still ours; if the database is unreachable the
+ * answer is yes (keep going: the final write is fenced anyway).
+ */
+class ProgressWriter {
+  private queue: { item: RunProgress; done: (ours: boolean) => void }[] = [];
+  private timer?: NodeJS.Timeout;
+  private writing = new Set<Promise<void>>();
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly nodeId: string,
+    private readonly log: Logger,
+  ) {}
+
+  save(item: RunProgress): Promise<boolean> {
+    return new Promise((done) => {
+      this.queue.push({ item, done });
+      this.timer ??= setTimeout(() => this.flush(), PROGRESS_FLUSH_MS);
+    });
+  }
+
+  private flush() {
+    this.timer = undefined;
+    const batch = this.queue.splice(0, 5000);
+    if (this.queue.length) this.timer = setTimeout(() => this.flush(), 0);
+    if (!batch.length) return;
+    const w = runsProgressSave(this.sql, this.nodeId, batch.map((b) => b.item)).then(
+      (ids) => {
+        const ours = new Set(ids);
+        for (const b of batch) b.done(ours.has(b.item.id));
+      },
+      (err) => {
+        this.log.warn({ err: (err as Error).message, batch: batch.length }, 'could not save webhook progress');
+        for (const b of batch) b.done(true);
+      },
+    );
+    this.writing.add(w);
+    void w.finally(() => this.writing.delete(w));
+  }
+
+  async flushed(): Promise<void> {
+    clearTimeout(this.timer);
+    while (this.queue.length) this.flush();
+    await Promise.all(this.writing);
+  }
+}
 
 export class WebhookDeliverer implements Service {
   private readonly chains = new Map<string, Chain>();
-  private readonly stopSignal = new AbortController();
-  private running = false;
   /** runs handed back by the last stop, for another node to continue */
   handedBack = 0;
-  private inFlight = 0;
-  private readonly waiting: (() => void)[] = [];
+  private unsubscribe?: () => void;
+  private snapshotTimer?: NodeJS.Timeout;
+  private snapshotWrite?: Promise<void>;
+  private snapshotShown = false;
+  /** chains per origin (back-pressure is per origin) */
+  private readonly perOrigin = new Map<string, number>();
+  private readonly stopSignal = new AbortController();
+  private running = false;
+  private readonly transport: Transport;
+  readonly dispatcher: Dispatcher;
+  private readonly progress: ProgressWriter;
+  private readonly toMark: { c: Chain; at: number }[] = [];
+  private markTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly sql: Sql,
@@ -80,42 +175,158 @@ export class WebhookDeliverer implements Service {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly settings: DelivererSettings,
-    private readonly send: (req: OutgoingRequest, opts: SendOptions) => Promise<AttemptOutcome> = sendWebhook,
-  ) {}
+    private readonly send: (req: OutgoingRequest, opts: SendOptions, transport: Transport) => Promise<AttemptOutcome> = sendWebhook,
+  ) {
+    const perOrigin = settings.perOrigin ?? Math.min(settings.concurrency, 64);
+    this.originCap = perOrigin;
+    this.transport = new Transport(settings.allow, perOrigin);
+    this.dispatcher = new Dispatcher({
+      concurrency: settings.concurrency,
+      perOrigin,
+      rateLimits: settings.rateLimits,
+      tripAfter: settings.circuitTripAfter,
+      openMs: settings.circuitOpenMs,
+    });
+    this.dispatcher.onCircuit = (origin, state: CircuitState, reason) => {
+      this.metrics.webhookCircuitChanges.inc({ state });
+      this.log.warn({ origin, state, reason }, 'webhook circuit changed');
+    };
+    this.progress = new ProgressWriter(sql, nodeId, log);
+    // every attempt in flight listens for the node stopping
+    setMaxListeners(0, this.stopSignal.signal);
+    // label lookups once, not per attempt
+    this.attemptCounters = {
+      ok: metrics.webhookAttempts.labels('ok'),
+      retryable: metrics.webhookAttempts.labels('retryable'),
+      refused: metrics.webhookAttempts.labels('refused'),
+    };
+  }
+  private readonly originCap: number;
+  private readonly attemptCounters: Record<'ok' | 'retryable' | 'refused', { inc(): void }>;
 
-  /** Webhook runs this node is working on (starting, sending or waiting to retry). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribe = this.settings.notices?.subscribe('task', (n) => {
+      if (n.change === 'updated' && !n.cancelled) void this.refresh(n.id);
+    });
+    const every = this.settings.snapshotMs ?? 0;
+    if (every > 0) {
+      this.snapshotTimer = setInterval(() => this.saveSnapshot(), every);
+      this.snapshotTimer.unref();
+    }
+  }
+
+  /** Per-origin state for GET /api/targets, written only while there is something to show (or to clear). */
+  private saveSnapshot() {
+    if (this.snapshotWrite) return;
+    const items = this.snapshot().slice(0, 50);
+    if (!items.length && !this.snapshotShown) return;
+    this.snapshotShown = items.length > 0;
+    this.snapshotWrite = nodeTargetsSave(this.sql, this.nodeId, items)
+      .catch((err) => this.log.warn({ err: (err as Error).message }, 'could not save the delivery snapshot'))
+      .finally(() => (this.snapshotWrite = undefined));
+  }
+
+  private async refresh(taskId: string) {
+    if (![...this.chains.values()].some((c) => c.run.taskId === taskId && !c.deliveries.length)) return;
+    try {
+      const fresh = await taskDeliveryGet(this.sql, taskId);
+      if (fresh) this.taskEdited(taskId, fresh);
+    } catch (err) {
+      this.log.warn({ taskId, err: (err as Error).message }, 'could not re-read an edited task; its queued webhooks go out as claimed');
+    }
+  }
+
+  /** Webhook runs this node is working on (queued, sending or waiting to retry). */
   get active(): number {
     return this.chains.size;
   }
 
-  start(): void {
-    this.running = true;
+  /**
+   * What counts against the node's claim budget: each origin's runs up to its slot cap.
+   * The rest of a backed-up origin's runs wait in its own queue without counting, so it
+   * does not stop the node from claiming work for the others. (What the node holds is
+   * still bounded: only what falls due within the claim horizon is claimed.)
+   */
+  get pressure(): number {
+    let n = 0;
+    for (const v of this.perOrigin.values()) n += Math.min(v, this.originCap);
+    return n;
   }
 
-  /** The run's life on this node ends here without a result for the recorder. */
-  private drop(runId: string): void {
-    this.chains.delete(runId);
-    this.settings.inFlight?.close(runId);
+  snapshot(): OriginSnapshot[] {
+    return this.dispatcher.snapshot();
   }
 
   /** Called by the executor at the run's instant; returns at once. */
-  deliver(run: ClaimedRun, startedAt: Date, late: boolean, lateReason: string | null): void {
+  deliver(run: ClaimedRun, late: boolean, lateReason: string | null): void {
     if (this.chains.has(run.id)) return;
     if (!this.running) return this.settings.inFlight?.close(run.id);
-    const chain: Chain = { run, startedAt, late, lateReason, deliveries: [], budget: 0, started: false };
-    this.chains.set(run.id, chain);
-    void this.begin(chain).catch((err) => {
-      this.log.error({ err, runId: run.id }, 'webhook delivery failed unexpectedly');
-      this.drop(run.id);
-    });
+    const action = run.action as WebhookAction;
+    const deliveries = run.deliveries ?? [];
+    const first = deliveries.find((d) => !d.deferred);
+    const c: Chain = {
+      run,
+      origin: originOf(action.url),
+      startedAt: first ? new Date(first.startedAt) : null,
+      late,
+      lateReason,
+      deliveries,
+      // a rescued run continues the count of its earlier owner, with at least one more try
+      budget: Math.max(1, (action.maxAttempts ?? 3) - deliveries.filter((d) => !d.deferred).length),
+      started: deliveries.length > 0,
+    };
+    this.chains.set(run.id, c);
+    // Beyond its origin's slot cap a run waits in that origin's queue without counting
+    // against the node's claim budget: a backed-up origin does not stop claiming for the others.
+    if (this.count(c.origin, +1) > this.originCap) this.settings.inFlight?.setCounted(run.id, false);
+    if (run.overlapPolicy === 'skip') {
+      c.sending = this.startExclusive(c).catch((err) => {
+        this.log.error({ err, runId: run.id }, 'webhook delivery failed unexpectedly');
+        this.drop(c);
+      });
+    } else this.attempt(c);
   }
 
-  private async begin(c: Chain): Promise<void> {
+  /** A task was edited and its held occurrences kept: runs not yet sent go out as it is now. */
+  taskEdited(taskId: string, now: TaskDelivery): void {
+    for (const c of this.chains.values()) {
+      if (c.run.taskId !== taskId || c.deliveries.length || c.run.retryOf) continue;
+      Object.assign(c.run, now);
+      if (now.action.type !== 'webhook') continue; // sent as is when its turn comes (see send)
+      const origin = originOf(now.action.url);
+      if (origin !== c.origin) {
+        this.count(c.origin, -1);
+        this.count(origin, +1);
+        c.origin = origin;
+      }
+    }
+  }
+
+  private count(origin: string, d: number): number {
+    const v = (this.perOrigin.get(origin) ?? 0) + d;
+    if (v <= 0) this.perOrigin.delete(origin);
+    else this.perOrigin.set(origin, v);
+    return v;
+  }
+
+  /** The run's chain ends here; `settled`: its result went to the recorder (which closes its account entry). */
+  private drop(c: Chain, settled = false) {
+    if (!this.chains.delete(c.run.id)) return false;
+    clearTimeout(c.timer);
+    this.count(c.origin, -1);
+    if (!settled) this.settings.inFlight?.close(c.run.id);
+    return true;
+  }
+
+  /** overlap policy `skip`: mark the run running (or skipped) in one fenced step before sending. */
+  private async startExclusive(c: Chain): Promise<void> {
     let start;
     for (let i = 0; ; i++) {
-      if (!this.running) return void this.drop(c.run.id);
+      if (!this.running) return void this.drop(c);
       try {
-        start = await runsStartWebhook(this.sql, { id: c.run.id, attempt: c.run.attempt, nodeId: this.nodeId, taskId: c.run.taskId, startedAt: c.startedAt });
+        start = await runsStartWebhook(this.sql, { id: c.run.id, attempt: c.run.attempt, nodeId: this.nodeId, taskId: c.run.taskId, startedAt: this.clock.now() });
         break;
       } catch (err) {
         // The database is unreachable: the run stays ours (pending) while our lease lasts.
@@ -126,59 +337,142 @@ export class WebhookDeliverer implements Service {
     if (!start) {
       // edited, paused, deleted or taken over since the claim: not ours to send
       this.metrics.fenced.inc();
-      return void this.drop(c.run.id);
+      return void this.drop(c);
     }
     if (start.status === 'skipped') {
       this.metrics.runs.inc({ status: 'skipped' });
-      return void this.drop(c.run.id);
+      return void this.drop(c);
     }
     c.started = true;
-    if (start.action.type !== 'webhook') {
-      // the task became a `log` task after this occurrence was claimed
-      return this.finish(c, 'succeeded', c.lateReason);
+    Object.assign(c.run, { action: start.action, payload: start.payload, taskName: start.taskName });
+    if (start.action.type === 'webhook') {
+      const origin = originOf(start.action.url);
+      if (origin !== c.origin) (this.count(c.origin, -1), this.count(origin, +1), (c.origin = origin));
     }
-    c.action = start.action;
-    c.taskName = start.taskName;
-    c.payload = start.payload;
-    c.deliveries = start.deliveries ?? [];
-    const maxAttempts = c.action.maxAttempts ?? 3;
-    // a rescued run continues the count of its earlier owner, with at least one more try
-    c.budget = Math.max(1, maxAttempts - c.deliveries.length);
     this.attempt(c);
   }
 
   private attempt(c: Chain): void {
     c.timer = undefined;
-    if (!this.running) return;
-    c.sending = this.attemptNow(c).catch((err) => {
+    if (!this.running || !this.chains.has(c.run.id)) return;
+    const origin = c.origin;
+    const job: Job = {
+      origin,
+      send: () => {
+        const p = this.attemptNow(c, origin);
+        c.sending = p;
+        return p.then((r) => r ?? { ok: true, retryable: false, aborted: true, durationMs: 0 });
+      },
+      defer: (reason, retryAt) => this.defer(c, reason, retryAt),
+    };
+    this.dispatcher.submit(job);
+  }
+
+  private defer(c: Chain, reason: string, retryAt: number) {
+    if (!this.running || !this.chains.has(c.run.id)) return;
+    const now = this.clock.now();
+    c.firstDeferredAt ??= now.getTime();
+    const maxWait = this.settings.circuitMaxWaitMs ?? 600_000;
+    c.deliveries.push({ n: c.deliveries.filter((d) => !d.deferred).length + 1, startedAt: now.toISOString(), durationMs: 0, nodeId: this.nodeId, error: `${reason}; not sent, waiting`, deferred: true });
+    this.metrics.webhookAttempts.inc({ outcome: 'deferred' });
+    if (now.getTime() - c.firstDeferredAt > maxWait) {
+      return this.finish(c, 'failed', `${this.prefix(c)}gave up: ${reason}, for more than ${Math.round(maxWait / 1000)} s`);
+    }
+    // spread the queue's return over a moment so the probe goes out alone first
+    const wait = Math.max(0, retryAt - Date.now()) + Math.random() * 250;
+    c.timer = setTimeout(() => this.attempt(c), wait);
+  }
+
+  private prefix(c: Chain) {
+    return c.lateReason ? `${c.lateReason}; ` : '';
+  }
+
+  /** One attempt; resolves with its outcome (for the dispatcher), or undefined when nothing was sent. */
+  private async attemptNow(c: Chain, queuedOn: string): Promise<AttemptOutcome | undefined> {
+    if (!this.running || !this.chains.has(c.run.id)) return undefined;
+    if (c.run.action.type !== 'webhook') {
+      // the task became a `log` task after this occurrence was claimed, before it was sent
+      this.finish(c, 'succeeded', c.lateReason);
+      return undefined;
+    }
+    if (c.origin !== queuedOn) {
+      // edited to another origin while queued: wait in that origin's queue instead
+      this.attempt(c);
+      return undefined;
+    }
+    const action = c.run.action;
+    const n = c.deliveries.filter((d) => !d.deferred).length + 1;
+    const at = this.clock.now();
+    if (n === 1 && this.expired(c, at)) return undefined;
+    const t0 = performance.now();
+    let sentAt: Date | undefined;
+    const req = buildRequest(
+      action,
+      { taskId: c.run.taskId, taskName: c.run.taskName, scheduledFor: c.run.scheduledFor, runId: String(c.run.id), attempt: n, trigger: c.run.trigger, payload: c.run.payload, idempotencyKey: c.run.idempotencyKey },
+      { secrets: this.settings.secrets, nowSec: Math.floor(at.getTime() / 1000), userAgent: this.settings.userAgent },
+    );
+    const outcome = await this.send(
+      req,
+      {
+        timeoutMs: action.timeoutMs ?? 10_000,
+        allow: this.settings.allow,
+        signal: this.stopSignal.signal,
+        onSent: () => {
+          sentAt = this.clock.now();
+          if (c.startedAt) return;
+          c.startedAt = sentAt;
+          c.started = true;
+          const lagMs = sentAt.getTime() - c.run.scheduledFor.getTime();
+          this.metrics.fireLag.observe(Math.max(0, lagMs) / 1000);
+          this.markLater(c);
+        },
+      },
+      this.transport,
+    );
+    if (outcome.aborted) return outcome; // stopping: stop() hands the run back
+    void this.afterAttempt(c, n, sentAt ?? at, t0, outcome).catch((err) => {
       this.log.error({ err, runId: c.run.id }, 'webhook attempt failed unexpectedly');
       this.finish(c, 'failed', `internal error: ${(err as Error).message}`);
     });
+    return outcome;
   }
 
-  private async attemptNow(c: Chain): Promise<void> {
-    await this.acquire();
-    if (!this.running) return this.release();
-    const action = c.action!;
-    const n = c.deliveries.length + 1;
-    const at = this.clock.now();
-    const t0 = performance.now();
-    let outcome: AttemptOutcome;
-    try {
-      const req = buildRequest(
-        action,
-        { taskId: c.run.taskId, taskName: c.taskName!, scheduledFor: c.run.scheduledFor, runId: String(c.run.id), attempt: n, trigger: c.run.trigger, payload: c.payload },
-        { secrets: this.settings.secrets, nowSec: Math.floor(at.getTime() / 1000), userAgent: this.settings.userAgent },
-      );
-      outcome = await this.send(req, { timeoutMs: action.timeoutMs ?? 10_000, allow: this.settings.allow, signal: this.stopSignal.signal });
-    } finally {
-      this.release();
+  /**
+   * A run becomes `running` in the database only if it is still in progress a moment
+   * after its first request went out (batched, fenced). Most deliveries finish sooner,
+   * and their one write is the result: in a burst that halves the database work. The
+   * run is ours either way (pending or running, owned by this node, under our lease).
+   */
+  private markLater(c: Chain) {
+    this.toMark.push({ c, at: performance.now() + MARK_RUNNING_AFTER_MS });
+    if (!this.markTimer) this.markTimer = setTimeout(() => this.markDue(), MARK_RUNNING_AFTER_MS);
+  }
+
+  private markDue() {
+    this.markTimer = undefined;
+    const now = performance.now();
+    let k = 0;
+    for (; k < this.toMark.length && this.toMark[k]!.at <= now; k++) {
+      const { c } = this.toMark[k]!;
+      if (this.chains.get(c.run.id) === c && c.startedAt) void this.progress.save({ id: c.run.id, attempt: c.run.attempt, startedAt: c.startedAt });
     }
-    if (outcome.aborted) return; // stopping: stop() hands the run back
+    this.toMark.splice(0, k);
+    if (this.toMark.length) this.markTimer = setTimeout(() => this.markDue(), Math.max(1, this.toMark[0]!.at - now));
+  }
+
+  /** `maxLatenessMs`: judged once, as the first attempt of a scheduled occurrence would start (after any queueing). */
+  private expired(c: Chain, at: Date): boolean {
+    const lateBy = at.getTime() - c.run.scheduledFor.getTime();
+    if (!lateBeyondLimit(c.run, lateBy)) return false;
+    this.finish(c, 'skipped', expiredReason(lateBy, c.run.maxLatenessMs!));
+    return true;
+  }
+
+  private async afterAttempt(c: Chain, n: number, at: Date, t0: number, outcome: AttemptOutcome): Promise<void> {
     const entry: Delivery = {
       n,
       startedAt: at.toISOString(),
-      durationMs: Math.round(performance.now() - t0),
+      durationMs: outcome.durationMs,
       nodeId: this.nodeId,
       ...(outcome.finalUrl ? { url: outcome.finalUrl } : {}),
       ...(outcome.statusCode !== undefined ? { statusCode: outcome.statusCode } : {}),
@@ -188,11 +482,11 @@ export class WebhookDeliverer implements Service {
     };
     c.deliveries.push(entry);
     c.budget--;
-    this.metrics.webhookAttempts.inc({ outcome: outcome.ok ? 'ok' : outcome.retryable ? 'retryable' : 'refused' });
+    this.attemptCounters[outcome.ok ? 'ok' : outcome.retryable ? 'retryable' : 'refused'].inc();
     this.metrics.webhookDuration.observe(entry.durationMs / 1000);
 
     const what = outcome.statusCode !== undefined ? `HTTP ${outcome.statusCode}` : outcome.error!;
-    const prefix = c.lateReason ? `${c.lateReason}; ` : '';
+    const prefix = this.prefix(c);
     if (outcome.ok) {
       return this.finish(c, 'succeeded', `${prefix}${what}${n > 1 ? ` on attempt ${n}` : ''}`);
     }
@@ -200,52 +494,32 @@ export class WebhookDeliverer implements Service {
     if (c.budget <= 0) return this.finish(c, 'failed', `${prefix}gave up after ${n} attempt${n > 1 ? 's' : ''}: ${what}`);
 
     if (!this.running) return; // stopping: stop() hands the run back with this attempt
-    const failures = c.deliveries.filter((d) => d.nodeId === this.nodeId).length;
+    const failures = c.deliveries.filter((d) => d.nodeId === this.nodeId && !d.deferred).length;
     const wait = Math.min(this.settings.retryMaxMs, Math.max(backoffMs(failures, this.settings.retryBaseMs, this.settings.retryMaxMs), outcome.retryAfterMs ?? 0));
     // Show the attempt in the run log while waiting, and check the run is still ours: if
     // our lease lapsed (a freeze) and another node took the run over, it sends from now on.
-    let ours = true;
-    try {
-      ours = await runsDeliveriesSave(this.sql, { id: c.run.id, attempt: c.run.attempt, nodeId: this.nodeId, deliveries: c.deliveries });
-    } catch (err) {
-      // database unreachable: keep retrying; the final write is fenced anyway
-      this.log.warn({ err: (err as Error).message, runId: c.run.id }, 'could not save webhook attempt');
-    }
+    const ours = await this.progress.save({ id: c.run.id, attempt: c.run.attempt, startedAt: c.startedAt ?? at, deliveries: c.deliveries });
     if (!ours) {
       this.metrics.fenced.inc();
       this.log.warn({ runId: c.run.id }, 'webhook run was taken over by another node; no more attempts from here');
-      return void this.drop(c.run.id);
+      return void this.drop(c);
     }
-    if (!this.running) return;
+    if (!this.running || !this.chains.has(c.run.id)) return;
     c.timer = setTimeout(() => this.attempt(c), Math.max(0, wait - (performance.now() - t0 - entry.durationMs)));
   }
 
-  private finish(c: Chain, status: 'succeeded' | 'failed', reason: string | null): void {
-    if (!this.chains.delete(c.run.id)) return;
-    clearTimeout(c.timer);
+  private finish(c: Chain, status: 'succeeded' | 'failed' | 'skipped', reason: string | null): void {
+    if (!this.drop(c, true)) return;
     this.recorder.add({
       id: c.run.id,
       attempt: c.run.attempt,
       status,
-      startedAt: c.startedAt,
+      startedAt: status === 'skipped' ? null : (c.startedAt ?? this.clock.now()),
       finishedAt: this.clock.now(),
       late: c.late,
       reason,
       deliveries: c.deliveries,
     });
-  }
-
-  private acquire(): Promise<void> {
-    if (this.inFlight < this.settings.concurrency) {
-      this.inFlight++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiting.push(() => (this.inFlight++, resolve())));
-  }
-
-  private release(): void {
-    this.inFlight--;
-    this.waiting.shift()?.();
   }
 
   private sleep(ms: number): Promise<void> {
@@ -258,11 +532,15 @@ export class WebhookDeliverer implements Service {
   /**
    * Stops: no new attempts; attempts in flight get `graceMs` to finish (their result is
    * recorded), then are abandoned. Runs still unfinished are handed back with their
-   * attempts so far, for another node to continue.
+   * attempts so far, for another node to continue; runs never sent stay pending and are
+   * released with the rest of what the node held.
    */
   async stop(graceMs = 3000): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.unsubscribe?.();
+    clearInterval(this.snapshotTimer);
+    await this.snapshotWrite;
     for (const c of this.chains.values()) clearTimeout(c.timer);
     const sending = [...this.chains.values()].map((c) => c.sending).filter(Boolean);
     if (sending.length) {
@@ -271,10 +549,15 @@ export class WebhookDeliverer implements Service {
       clearTimeout(t);
     }
     this.stopSignal.abort();
-    this.waiting.splice(0).forEach((go) => go());
+    this.dispatcher.stop();
+    clearTimeout(this.markTimer);
+    this.toMark.length = 0;
     for (const c of this.chains.values()) clearTimeout(c.timer);
+    await this.progress.flushed();
     const handBack = [...this.chains.values()].filter((c) => c.started).map((c) => ({ id: c.run.id, attempt: c.run.attempt, deliveries: c.deliveries }));
-    for (const id of [...this.chains.keys()]) this.drop(id);
+    for (const c of [...this.chains.values()]) this.drop(c);
+    this.perOrigin.clear();
+    await this.transport.close();
     if (!handBack.length) return;
     this.handedBack = await runsReleaseDeliveries(this.sql, this.nodeId, handBack).catch((err) => {
       this.log.warn({ err: (err as Error).message }, 'could not hand back webhook runs; they will be rescued when the lease lapses');

@@ -17,6 +17,8 @@ export interface DeliveryContext {
   attempt: number;
   trigger: 'schedule' | 'manual';
   payload: unknown;
+  /** a redrive sends the key of the occurrence it retries; null: this occurrence's own */
+  idempotencyKey?: string | null;
 }
 
 export function idempotencyKey(taskId: string, scheduledFor: Date): string {
@@ -51,14 +53,18 @@ export function buildRequest(
   else body = JSON.stringify(action.body);
   // header names are case-insensitive: a later value replaces an earlier one whatever its case
   const headers: Record<string, string> = {};
+  const named = new Map<string, string>();
   const set = (name: string, value: string) => {
-    for (const k of Object.keys(headers)) if (k.toLowerCase() === name.toLowerCase()) delete headers[k];
+    const lower = name.toLowerCase();
+    const before = named.get(lower);
+    if (before !== undefined) delete headers[before];
     headers[name] = value;
+    named.set(lower, name);
   };
   set('user-agent', opts.userAgent);
   if (body !== null && !hasOwnType) set('content-type', 'application/json');
   for (const [k, v] of Object.entries(taskHeaders)) set(k, v);
-  set('idempotency-key', idempotencyKey(ctx.taskId, ctx.scheduledFor));
+  set('idempotency-key', ctx.idempotencyKey ?? idempotencyKey(ctx.taskId, ctx.scheduledFor));
   set('sundial-run-id', ctx.runId);
   set('sundial-attempt', String(ctx.attempt));
   set(SIGNATURE_HEADER.toLowerCase(), signatureHeader(opts.secrets, body ?? '', opts.nowSec));

@@ -1,0 +1,277 @@
+// End-to-end mode of the benchmark (`npm run bench:e2e`, or `npm run bench -- --e2e`).
+//
+// Every system's execution is an HTTP POST of {"i", "due"} to a receiver running in a
+// process of its own (bench/receiver.mjs), which takes its clock when the request has
+// arrived: lag = arrival − due, the same measurement for everyone. Sundial runs webhook
+// tasks (its own JSON body); the peers' handlers POST the same body through Node's
+// fetch (undici, keep-alive) and await the answer.
+//
+// Workloads (--e2e-only=burst,hung,steady):
+//   burst   N due at one instant, each system in turn (--repeat=k rounds, interleaved)
+//   hung    Sundial only: pairs of (burst) and (burst + H tasks aimed at a receiver that
+//           accepts and never answers), interleaved, --pairs=p (default 5)
+//   steady  R a second for S seconds
+// Options: --systems=sundial,graphile-tuned,pgboss-tuned,bullmq-tuned, --cpu-prof
+// (Sundial's node process writes a V8 CPU profile to bench/results/profiles/).
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { lagStats, procUsage, sleep, type LagStats } from './lib.js';
+import { Peer, Sundial, type Env, type Item, type System } from './systems.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const E2E_RESULTS = join(ROOT, 'bench', 'results', 'e2e.json');
+
+export interface E2EContext {
+  env: Env;
+  reset(): Promise<void>;
+  usageMeter(sys: System): () => { cpuS: number; pgCpuS: number; redisCpuS: number; peakRssMb: number };
+  log(...a: unknown[]): void;
+  args: string[];
+  machine: Record<string, unknown>;
+}
+
+export interface E2ERow {
+  id: string;
+  name: string;
+  settings: string;
+  n: number;
+  received: number;
+  dups: number;
+  missing: number;
+  lag: LagStats | null;
+  cpuS: number;
+  pgCpuS: number;
+  redisCpuS: number;
+  peakRssMb: number;
+  loadAvg: number;
+  /** healthy runs recorded failed (Sundial: from its run log) */
+  failed?: number;
+  hung?: number;
+  /** Sundial's own view: claim lead, batch sizes, and its recorded start times (startedAt − T) */
+  engine?: Record<string, unknown>;
+  round: number;
+  sysCpuFromTS?: number;
+  receiverCpuFromTS?: number;
+}
+
+export interface E2EResults {
+  date: string;
+  command: string;
+  machine: Record<string, unknown>;
+  params: Record<string, number>;
+  engine: string;
+  burst?: E2ERow[];
+  hung?: { pairs: { without: E2ERow; with: E2ERow }[] };
+  steady?: E2ERow[];
+  profile?: string;
+}
+
+class Receiver {
+  private child?: ChildProcess;
+  private replies: ((m: any) => void)[] = [];
+  okUrl = '';
+  hungUrl = '';
+  async start() {
+    this.child = fork(fileURLToPath(new URL('./receiver.mjs', import.meta.url)), [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, BENCH_RECEIVER: '{}' } });
+    await new Promise<void>((resolve, reject) => {
+      this.child!.on('message', (m: any) => {
+        if (m.type === 'ready') {
+          this.okUrl = `http://127.0.0.1:${m.okPort}/hook`;
+          this.hungUrl = `http://127.0.0.1:${m.hungPort}/hook`;
+          resolve();
+        } else this.replies.shift()?.(m);
+      });
+      this.child!.once('exit', (code) => reject(new Error(`receiver exited with ${code}`)));
+    });
+  }
+  private ask(msg: Record<string, unknown>): Promise<any> {
+    return new Promise((resolve) => {
+      this.replies.push(resolve);
+      this.child!.send(msg);
+    });
+  }
+  reset(n: number) {
+    return this.ask({ type: 'reset', n });
+  }
+  count(): Promise<{ received: number; dups: number; hung: number }> {
+    return this.ask({ type: 'count' });
+  }
+  report(): Promise<{ lags: (number | null)[]; dups: number; hung: number; maxConcurrent: number }> {
+    return this.ask({ type: 'report' });
+  }
+  stop() {
+    this.child?.send({ type: 'stop' });
+  }
+  pid() {
+    return this.child?.pid;
+  }
+}
+
+export async function runE2E(ctx: E2EContext): Promise<void> {
+  const { env, log, args } = ctx;
+  const arg = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  const only = arg('e2e-only')?.split(',') ?? ['burst', 'hung', 'steady'];
+  const systems = arg('systems')?.split(',') ?? ['sundial', 'graphile-tuned', 'pgboss-tuned', 'bullmq-tuned'];
+  const repeat = Math.max(1, Number(arg('repeat') ?? 1));
+  const pairs = Math.max(1, Number(arg('pairs') ?? 5));
+  const profile = args.includes('--cpu-prof');
+  const P = {
+    burstN: Number(arg('n') ?? 20_000),
+    hungN: Number(arg('hung-n') ?? 1000),
+    steadyRate: Number(arg('rate') ?? 1000),
+    steadySec: Number(arg('seconds') ?? 60),
+    capMs: 30_000,
+    leadMs: 12_000,
+  };
+  const rx = new Receiver();
+  await rx.start();
+  log(`receiver: ${rx.okUrl} (answers 204), ${rx.hungUrl} (never answers)`);
+
+  const profileDir = join(ROOT, 'bench', 'results', 'profiles');
+  const makeSystem = (id: string): System => {
+    if (id === 'sundial') {
+      const s = new Sundial(env, 'defaults (webhook slots 256 per node, 64 per origin), SUNDIAL_WEBHOOK_ALLOW=127.0.0.1/32', {
+        SUNDIAL_WEBHOOK_ALLOW: '127.0.0.1/32',
+      });
+      if (profile) {
+        mkdirSync(profileDir, { recursive: true });
+        s.nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+      }
+      return s;
+    }
+    const [peer, tuned] = id.split('-') as ['graphile' | 'pgboss' | 'bullmq', string | undefined];
+    if (peer === 'bullmq' && !env.redisPort) throw new Error('BullMQ needs redis-server');
+    return new Peer(env, peer, tuned === 'tuned');
+  };
+
+  const results: E2EResults = {
+    date: new Date().toISOString(),
+    command: `npm run bench:e2e${args.length ? ` -- ${args.filter((a) => a !== '--e2e').join(' ')}` : ''}`,
+    machine: ctx.machine,
+    params: P,
+    engine: '',
+    ...(existsSync(E2E_RESULTS) ? pick(JSON.parse(readFileSync(E2E_RESULTS, 'utf8')) as E2EResults, only) : {}),
+  };
+
+  /** One measured run: N healthy tasks due at T (+ `hungN` aimed at the hung receiver), or a steady stream. */
+  async function measure(id: string, round: number, shape: { n: number; hungN?: number; rate?: number }): Promise<E2ERow> {
+    const sys = makeSystem(id);
+    if (sys instanceof Peer) {
+      sys.capacity(shape.n);
+      sys.target = rx.okUrl;
+    }
+    await ctx.reset();
+    await rx.reset(shape.n);
+    await sys.start();
+    const loadAvg = Math.round(loadavg()[0]! * 100) / 100;
+    const read = ctx.usageMeter(sys);
+    const T = Date.now() + P.leadMs;
+    const dueOf = (i: number) => (shape.rate ? T + Math.floor((i * 1000) / shape.rate) : T);
+    const items: Item[] = Array.from({ length: shape.n }, (_, i) => ({ i, due: dueOf(i) }));
+    const hungItems: Item[] = Array.from({ length: shape.hungN ?? 0 }, (_, k) => ({ i: shape.n + k, due: T }));
+    if (sys instanceof Sundial) {
+      await sys.insertWebhooks([...items, ...hungItems], (it) => (it.i < shape.n ? rx.okUrl : rx.hungUrl));
+    } else {
+      await sys.insertBulk(items);
+    }
+    if (Date.now() > T - 1000) log(`  ${id}: inserting overran the lead time`);
+    const end = items[items.length - 1]!.due + P.capMs;
+    let c = { received: 0, dups: 0, hung: 0 };
+    // CPU seconds from T to the end, of the system's process and of the receiver
+    await sleep(Math.max(0, T - Date.now()));
+    const cpuAt = () => ({ sys: procUsage(sys.pid()!)?.cpu ?? 0, rx: procUsage(rx.pid()!)?.cpu ?? 0 });
+    const cpu0 = cpuAt();
+    while (Date.now() < end) {
+      await sleep(200);
+      c = await rx.count();
+      if (c.received >= shape.n) break;
+    }
+    const cpu1 = cpuAt();
+    const usage = read();
+    const rep = await rx.report();
+    const window = { sysCpuFromTS: Math.round((cpu1.sys - cpu0.sys) * 100) / 100, receiverCpuFromTS: Math.round((cpu1.rx - cpu0.rx) * 100) / 100 };
+    const lags = rep.lags.map((v) => (v === null ? NaN : v));
+    const st = lagStats(lags);
+    let failed: number | undefined;
+    let engine: Record<string, unknown> | undefined;
+    if (sys instanceof Sundial) {
+      // the healthy runs' results, once recorded: none may have failed
+      await sleep(500);
+      failed = await sys.failedTo(rx.okUrl);
+      engine = { ...(await sys.claimAhead()), ...(await sys.counters()), ...(await sys.startedSpread(T)) };
+      log(`  sundial engine: ${JSON.stringify(engine)}`);
+    }
+    await sys.stop();
+    const row: E2ERow = {
+      id: sys.id === 'sundial' ? 'sundial' : id,
+      name: sys.name,
+      settings: sys.settings,
+      n: shape.n,
+      received: st?.n ?? 0,
+      dups: rep.dups,
+      missing: shape.n - (st?.n ?? 0),
+      lag: st,
+      ...usage,
+      loadAvg,
+      ...(failed !== undefined ? { failed } : {}),
+      ...(shape.hungN ? { hung: rep.hung } : {}),
+      ...(engine ? { engine } : {}),
+      ...window,
+      round,
+    };
+    const f = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(0));
+    log(
+      `  ${id}${shape.hungN ? ` +${shape.hungN} hung` : ''}: received ${row.received}/${shape.n} dups ${row.dups} p50 ${f(st?.p50)} p99 ${f(st?.p99)} max ${f(st?.max)} ms` +
+        `${failed !== undefined ? ` failed ${failed}` : ''} cpu after T ${window.sysCpuFromTS} s receiver ${window.receiverCpuFromTS} s; cpu ${usage.cpuS.toFixed(1)} s pg ${usage.pgCpuS.toFixed(1)} s rss ${usage.peakRssMb.toFixed(0)} MB load ${loadAvg}`,
+    );
+    return row;
+  }
+
+  try {
+    if (only.includes('burst')) {
+      log(`burst: ${P.burstN} webhooks due at one instant, ${repeat} round(s)`);
+      const rows: E2ERow[] = [];
+      for (let r = 0; r < repeat; r++) for (const id of systems) rows.push(await measure(id, r, { n: P.burstN }).catch((err) => errorRow(id, r, err, log)));
+      results.burst = rows;
+    }
+    if (only.includes('hung') && systems.includes('sundial')) {
+      log(`hung: ${pairs} interleaved pairs of ${P.burstN} healthy, without and with ${P.hungN} aimed at a receiver that never answers`);
+      const out: { without: E2ERow; with: E2ERow }[] = [];
+      for (let r = 0; r < pairs; r++) {
+        const without = await measure('sundial', r, { n: P.burstN });
+        const withHung = await measure('sundial', r, { n: P.burstN, hungN: P.hungN });
+        out.push({ without, with: withHung });
+      }
+      results.hung = { pairs: out };
+    }
+    if (only.includes('steady')) {
+      log(`steady: ${P.steadyRate}/s for ${P.steadySec} s`);
+      const rows: E2ERow[] = [];
+      for (const id of systems) rows.push(await measure(id, 0, { n: P.steadyRate * P.steadySec, rate: P.steadyRate }).catch((err) => errorRow(id, 0, err, log)));
+      results.steady = rows;
+    }
+  } finally {
+    rx.stop();
+  }
+  if (profile) results.profile = profileDir;
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(E2E_RESULTS, JSON.stringify(results, null, 1));
+  log(`results: ${E2E_RESULTS}`);
+}
+
+/** Keeps the workloads of an earlier run that this run does not measure again. */
+function pick(prev: E2EResults, only: string[]): Partial<E2EResults> {
+  return {
+    ...(only.includes('burst') ? {} : { burst: prev.burst }),
+    ...(only.includes('hung') ? {} : { hung: prev.hung }),
+    ...(only.includes('steady') ? {} : { steady: prev.steady }),
+  };
+}
+
+function errorRow(id: string, round: number, err: unknown, log: (...a: unknown[]) => void): E2ERow {
+  log(`  ${id}: failed: ${(err as Error).message}`);
+  return { id, name: id, settings: `error: ${(err as Error).message}`, n: 0, received: 0, dups: 0, missing: 0, lag: null, cpuS: 0, pgCpuS: 0, redisCpuS: 0, peakRssMb: 0, loadAvg: 0, round };
+}
