@@ -562,6 +562,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/stats/upcoming": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Occurrences due per minute over the next hours: one-time tasks counted, recurring tasks projected from their schedules */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description how far ahead to look */
+                    hours?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {number} */
+                            bucketMinutes: 1;
+                            /** @description one per minute, oldest first, zeros included */
+                            buckets: {
+                                /** @description start of the minute */
+                                at: string;
+                                /** @description one-time occurrences due in this minute */
+                                once: number;
+                                /** @description recurring occurrences due in this minute, projected from the schedules */
+                                recurring: number;
+                            }[];
+                            /** @description start of the first bucket (the current minute); occurrences already past are not counted */
+                            from: string;
+                            /** @description distinct recurring schedules projected (tasks sharing expression, zone and bounds count once) */
+                            scheduleGroups: number;
+                            /** @description active recurring tasks left out of the projection by its bounds; 0 when the chart is complete */
+                            unprojectedTasks: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/targets": {
         parameters: {
             query?: never;
