@@ -29,7 +29,6 @@ function task(overrides: Partial<Task> = {}): Task {
     action: { type: 'log' },
     misfirePolicy: 'fire_once',
     overlapPolicy: 'allow',
-    maxLatenessMs: null,
     state: 'active',
     nextRunAt: '2026-11-24T01:00:00.000Z',
     version: 3,
