@@ -764,7 +764,7 @@ const STATIC_SECTIONS = (cmd: string) => [
   'npx vitest run test/cluster   # the in-suite cluster tests (~2–3 min), failover.test.ts among them: a synchronous standby promoted by hand',
   'npx tsx bench/chaos-freeze-probe.ts   # the frozen-claim-transaction probe (after npm run build:server)',
   'npm run chaos -- --drill failover@1000,failover@10,sigkill@1000,sigstop@1000,sigterm@1000,pg-restart@1000 --label <label> --out docs/reliability.md   # the drills (failover: root; apt-get install patroni etcd-server postgresql)',
-  'npm run chaos -- --drill failover --quick   # the short failover drill CI runs (20/s, 45 s window)',
+  'npm run chaos -- --drill failover --quick   # the short failover drill (20/s, 45 s window; not in CI while it fails, see "Drills")',
   '```',
   '',
   'The script builds the server first, starts its own embedded PostgreSQL in a temporary directory, and writes this file ' +
