@@ -10,7 +10,7 @@
 //   options: --seed <n>  --out <file>  --no-doc  --keep (leave the run directory)
 //
 // Exit code 1 if any due occurrence was missing or executed twice, or a node crashed.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -580,7 +580,7 @@ function report(c: Awaited<ReturnType<typeof chaos>>, s: Awaited<ReturnType<type
     `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${meta.pgVersion.split(' on ')[0]} (embedded), `,
     `all processes on this one machine: three Sundial nodes, PostgreSQL and the load generator share ${cpus().length} cores ` +
       `(load average ${meta.load.map((l) => l.toFixed(1)).join(' / ')} when the run started: other work shared the machine).`,
-    `Node settings are the defaults: lease ${LEASE_MS / 1000} s, heartbeat 1 s, lookahead ${LOOKAHEAD_MS / 1000} s, poll 500 ms, misfire threshold 10 s.`,
+    `Node settings: the defaults of commit ${spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim()} (lease ${LEASE_MS / 1000} s, heartbeat 1 s, lookahead ${LOOKAHEAD_MS / 1000} s, claim-ahead ${Number(process.env.SUNDIAL_CLAIM_AHEAD_MS ?? 45_000) / 1000} s, poll 500 ms, misfire threshold 10 s).`,
     '',
     '## Verdict',
     '',
