@@ -551,6 +551,8 @@ interface DrillResult {
   duplicateKeys: number;
   rescued: number;
   lagBeforeFault: number;
+  /** worst lag and the gap's occurrences, log tasks and webhooks apart */
+  byKind?: Record<'log' | 'webhook', { max: number; dueInGap: number; firedInGap: number }>;
   timeline: { fromS: number; n: number; p50: number; p99: number; max: number }[];
   byNode: Record<string, number>;
   /** 1-minute load average over the drill: mean and max */
@@ -724,6 +726,7 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
     let dueInGap = 0, firedInGap = 0, gapLagMax = -Infinity, lagPreFault = -Infinity, rescued = 0;
     const missingSample: string[] = [];
     const byNode: Record<string, number> = {};
+    const byKind = { log: { max: -Infinity, dueInGap: 0, firedInGap: 0 }, webhook: { max: -Infinity, dueInGap: 0, firedInGap: 0 } };
     // lags by due time, 5 s buckets from the window's start; the worst lag before the fault
     const buckets: number[][] = [];
     let lagBeforeFault = -Infinity;
@@ -771,10 +774,16 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
           if (lag > worst.lag) worst = { lag, what: `${isHook ? 'webhook' : 'log'} due +${((t - from) / 1000).toFixed(1)} s, attempt ${ok?.attempt ?? '?'} on ${ok?.nodeId ?? '?'}` };
           if (preFault) lagPreFault = Math.max(lagPreFault, lag);
           if (t >= gapFrom && t < gapTo) gapLagMax = Math.max(gapLagMax, lag);
+          const kind = isHook ? 'webhook' : 'log';
+          byKind[kind].max = Math.max(byKind[kind].max, lag);
         }
         if (t >= gapFrom && t < gapTo) {
           dueInGap++;
-          if (started !== undefined && started < gapTo) firedInGap++;
+          byKind[isHook ? 'webhook' : 'log'].dueInGap++;
+          if (started !== undefined && started < gapTo) {
+            firedInGap++;
+            byKind[isHook ? 'webhook' : 'log'].firedInGap++;
+          }
         }
       }
     }
@@ -801,13 +810,14 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
       lag: { n: lags.length, p50: pct(lags, 0.5), p99: pct(lags, 0.99), max: lags[lags.length - 1] ?? NaN, worstWhat: worst.what },
       lagPreFault, dueInGap, firedInGap, gapLagMax,
       acked, ackedFound, unackedFound, writer: w.stats(),
-      webhooksDue, webhooksNotDelivered: notDelivered, webhooksSucceededUndelivered: succeededUndelivered, duplicateDeliveries: dupDeliveries, duplicateKeys: dupKeys, rescued, byNode, lagBeforeFault, timeline,
+      webhooksDue, webhooksNotDelivered: notDelivered, webhooksSucceededUndelivered: succeededUndelivered, duplicateDeliveries: dupDeliveries, duplicateKeys: dupKeys, rescued, byNode, lagBeforeFault, timeline, byKind,
       load: { mean: loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length), max: Math.max(...loads) },
       peakRssMb, crashes, pass: failures.length === 0, failures,
     };
     log(`${fault} at ${rate}/s: ${r.pass ? 'PASS' : `FAIL (${failures.join('; ')})`}`);
     log(`  due ${due}, executed ${executed}, skipped ${skipped}, missing ${missing}, twice ${twice}; lag p50 ${fmt(r.lag.p50)} p99 ${fmt(r.lag.p99)} max ${fmt(r.lag.max)} (${worst.what})`);
     log(`  gap ${fmt(r.gap.ms)}: due in it ${dueInGap}, fired in it ${firedInGap}, worst lag of those ${fmt(gapLagMax)}; acked ${ackedFound}/${acked} found (+${unackedFound} unanswered but committed); receiver duplicates ${dupDeliveries} over ${dupKeys} keys; taken over ${rescued}; load average mean ${r.load.mean.toFixed(1)} max ${r.load.max.toFixed(1)} on ${cpus().length} cores; executions by node ${JSON.stringify(byNode)}; peak RSS ${peakRssMb.toFixed(0)} MB`);
+    log(`  log tasks: worst lag ${fmt(byKind.log.max)}, fired in the gap ${byKind.log.firedInGap} of ${byKind.log.dueInGap}; webhooks: worst lag ${fmt(byKind.webhook.max)}, fired in the gap ${byKind.webhook.firedInGap} of ${byKind.webhook.dueInGap}`);
     log(`  worst lag of occurrences due before the fault ${fmt(lagBeforeFault)}; by due time (5 s buckets, gap at +${(r.gap.from / 1000).toFixed(0)}–${(r.gap.to / 1000).toFixed(0)} s): ${timeline.map((b) => `+${b.fromS} ${fmt(b.max)}`).join(', ')}`);
     for (const m of missingSample) log(`  missing ${m}`);
     for (const c of crashes) log(`  CRASH ${c}`);
@@ -842,6 +852,7 @@ function section(results: DrillResult[], o: DrillOptions, cmd: string): string {
     '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
     '',
+    ...results.filter((r) => r.byKind).map((r) => `- ${r.fault} at ${r.rate}/s: log tasks worst lag ${fmt(r.byKind!.log.max)}, ${r.byKind!.log.firedInGap} of ${r.byKind!.log.dueInGap} due in the gap fired inside it; webhooks worst lag ${fmt(r.byKind!.webhook.max)}, ${r.byKind!.webhook.firedInGap} of ${r.byKind!.webhook.dueInGap}.`),
     ...results.filter((r) => r.duplicateDeliveries).map((r) => `- ${r.fault} at ${r.rate}/s: ${r.duplicateDeliveries} duplicate deliveries over ${r.duplicateKeys} idempotency keys (the same occurrence delivered again after its run was taken over; one run in the ledger).`),
     ...results.filter((r) => r.unackedFound).map((r) => `- ${r.fault} at ${r.rate}/s: ${r.unackedFound} tasks whose create request got no answer were committed anyway; their occurrences were audited too.`),
     ...(results.some((r) => r.timeline) ? [

@@ -55,6 +55,7 @@ export interface E2ERow {
   round: number;
   sysCpuFromTS?: number;
   receiverCpuFromTS?: number;
+  rssBeforeTMb?: number;
 }
 
 export interface E2EResults {
@@ -180,6 +181,9 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     if (Date.now() > T - 1000) log(`  ${id}: inserting overran the lead time`);
     const end = items[items.length - 1]!.due + P.capMs;
     let c = { received: 0, dups: 0, hung: 0 };
+    // resident memory just before T: what holding the claimed occurrences costs
+    await sleep(Math.max(0, T - 300 - Date.now()));
+    const rssBeforeTMb = Math.round(procUsage(sys.pid()!)?.rssMb ?? 0);
     // CPU seconds from T to the end, of the system's process and of the receiver
     await sleep(Math.max(0, T - Date.now()));
     const cpuAt = () => ({ sys: procUsage(sys.pid()!)?.cpu ?? 0, rx: procUsage(rx.pid()!)?.cpu ?? 0 });
@@ -192,7 +196,7 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     const cpu1 = cpuAt();
     const usage = read();
     const rep = await rx.report();
-    const window = { sysCpuFromTS: Math.round((cpu1.sys - cpu0.sys) * 100) / 100, receiverCpuFromTS: Math.round((cpu1.rx - cpu0.rx) * 100) / 100 };
+    const window = { rssBeforeTMb, sysCpuFromTS: Math.round((cpu1.sys - cpu0.sys) * 100) / 100, receiverCpuFromTS: Math.round((cpu1.rx - cpu0.rx) * 100) / 100 };
     const lags = rep.lags.map((v) => (v === null ? NaN : v));
     const st = lagStats(lags);
     let failed: number | undefined;
@@ -225,7 +229,7 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     const f = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(0));
     log(
       `  ${id}${shape.hungN ? ` +${shape.hungN} hung` : ''}: received ${row.received}/${shape.n} dups ${row.dups} p50 ${f(st?.p50)} p99 ${f(st?.p99)} max ${f(st?.max)} ms` +
-        `${failed !== undefined ? ` failed ${failed}` : ''} cpu after T ${window.sysCpuFromTS} s receiver ${window.receiverCpuFromTS} s; cpu ${usage.cpuS.toFixed(1)} s pg ${usage.pgCpuS.toFixed(1)} s rss ${usage.peakRssMb.toFixed(0)} MB load ${loadAvg}`,
+        `${failed !== undefined ? ` failed ${failed}` : ''} rss before T ${rssBeforeTMb} MB, cpu after T ${window.sysCpuFromTS} s receiver ${window.receiverCpuFromTS} s; cpu ${usage.cpuS.toFixed(1)} s pg ${usage.pgCpuS.toFixed(1)} s rss ${usage.peakRssMb.toFixed(0)} MB load ${loadAvg}`,
     );
     return row;
   }

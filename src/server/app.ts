@@ -226,7 +226,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      const t0 = Date.now();
+      const t0 = baseClock.monotonicMs();
       // 1. stop taking requests, finish those in flight
       await http.close();
       // 2. stop claiming and firing; webhook attempts in flight get a moment to finish;
@@ -248,7 +248,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       await sql.end({ timeout: 2 });
       await engineSql.end({ timeout: 2 });
       await embedded?.stop();
-      log.info({ held: executor!.unfiredAtStop, released, webhooksHandedBack: deliverer.handedBack, ms: Date.now() - t0 }, 'sundial node stopped');
+      log.info({ held: executor!.unfiredAtStop, released, webhooksHandedBack: deliverer.handedBack, ms: Math.round(baseClock.monotonicMs() - t0) }, 'sundial node stopped');
     })());
 
   return { config, http, sql, log, url: address, stop };

@@ -227,7 +227,7 @@ export const Task = Type.Object({
   action: Action,
   misfirePolicy: MisfirePolicy,
   overlapPolicy: OverlapPolicy,
-  maxLatenessMs: Nullable(Type.Integer()),
+  maxLatenessMs: Type.Optional(Nullable(Type.Integer({ description: 'null: no lateness limit (always present in answers)' }))),
   state: TaskState,
   nextRunAt: Nullable(Type.String({ description: 'next occurrence not yet claimed; null when paused or completed' })),
   version: Type.Integer(),
@@ -254,7 +254,7 @@ export const Run = Type.Object({
   late: Type.Boolean({ description: 'fired more than 10 s after its time (misfire or downtime)' }),
   reason: Nullable(Type.String()),
  deliveries: Nullable(Type.Array(Delivery, { description: 'webhook runs: every HTTP attempt, oldest first; null for other actions' })),
-  retryOf: Nullable(Type.String({ description: 'the failed run this run redrives (POST /api/runs/{id}/retry)' })),
+  retryOf: Type.Optional(Nullable(Type.String({ description: 'the failed run this run redrives (POST /api/runs/{id}/retry); null otherwise (always present in answers)' }))),
 });
 export type Run = Static<typeof Run>;
 

@@ -258,7 +258,7 @@ describe('operator views in Chromium', () => {
     await page.goto(`${node.url}/executions?taskId=${task.id}`);
     const fresh = page.locator(`tr[data-run-id="${created.id}"]`);
     await fresh.getByRole('button', { name: 'HTTP 200 · 1 attempt' }).waitFor({ timeout: 30_000 });
-    expect(await fresh.locator('[data-field="retry-of"]').innerText()).toBe(`retry of #${failed.id}`);
+    expect(await fresh.locator('[data-field="retry-of"]').textContent()).toBe(`retry of #${failed.id}`);
     expect(flaky.hits.filter((h) => h === '/crm/sync')).toHaveLength(3);
     // a second retry of the same failed run while none is pending is allowed; the original row stays failed
     expect(await page.locator(`tr[data-run-id="${failed.id}"]`).getAttribute('data-status')).toBe('failed');

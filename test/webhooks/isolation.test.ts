@@ -155,6 +155,34 @@ describe('isolation', () => {
   });
 });
 
+describe('cancellations reach queued deliveries', () => {
+  it('a task deleted while its occurrence waits behind its origin\'s cap is never sent', async () => {
+    // an origin of its own (the other hung origin is still busy with the isolation test's runs)
+    const hung = await startReceiver();
+    hung.handle('/', () => {
+      /* accepts and never answers */
+    });
+    const at = new Date(Date.now() + 1200);
+    // four hung attempts fill the origin's slots for 3 s; the fifth run waits in its queue
+    await bulkWebhooks('blocker', PER_ORIGIN, at, () => `${hung.url}/blocker`, { timeoutMs: 3000, maxAttempts: 1 });
+    const dueAt = new Date(at.getTime() + 300);
+    const task = await createTask({ schedule: { type: 'once', at: dueAt.toISOString() }, action: { type: 'webhook', url: `${hung.url}/queued-then-paused`, timeoutMs: 3000 } });
+    await eventually(async () => (hung.on('/blocker').length >= PER_ORIGIN ? true : undefined), 10_000);
+    // past its instant: fired by the executor, waiting in the origin's queue
+    await new Promise((r) => setTimeout(r, Math.max(0, dueAt.getTime() + 300 - Date.now())));
+    expect(hung.on('/queued-then-paused')).toHaveLength(0);
+    // a one-time task whose occurrence is claimed is `completed`: deleting it cancels that occurrence
+    expect([200, 204]).toContain((await api(t.url, 'DELETE', `/api/tasks/${task.id}`)).status);
+    const [run] = await t.app.sql<{ status: string }[]>`select status from runs where task_id = ${task.id}`;
+    expect(run!.status).toBe('skipped');
+    // the blockers time out and free their slots; the paused task's run still does not go out
+    await eventually(async () => ((await runsNamed('blocker')).every((r) => r.status === 'failed') ? true : undefined), 15_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(hung.on('/queued-then-paused')).toHaveLength(0);
+    await hung.close();
+  });
+});
+
 describe('edits reach held occurrences', () => {
   it('a new URL and body after the occurrence was claimed: it goes out as edited, never as it was', async () => {
     const task = await createTask({ schedule: { type: 'once', at: soon(2500) }, action: { type: 'webhook', url: `${rx.url}/before`, body: { v: 1 } } });

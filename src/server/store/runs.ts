@@ -163,18 +163,18 @@ export async function runsClaimOrphaned(
 }
 
 /**
- * This node's own pending runs, optionally of one task. After a claim whose COMMIT may
+ * This node's own pending runs, optionally of some tasks only. After a claim whose COMMIT may
  * have reached the server while the connection broke, the node owns runs it never
  * received; the rescue never looks at a live node's runs, so the node finds them here
  * (runs_open_owner_idx) and adopts or releases them. Also used to re-read held runs
  * after their task was edited.
  */
-export async function runsPendingOfNode(sql: Sql, nodeId: string, taskId?: string): Promise<ClaimedRun[]> {
+export async function runsPendingOfNode(sql: Sql, nodeId: string, taskIds?: string[]): Promise<ClaimedRun[]> {
   return sql<ClaimedRun[]>`
     select ${claimedColumns(sql)}, false as rescued
     from runs r join tasks t on t.id = r.task_id
     where r.node_id = ${nodeId} and r.status = 'pending'
-      ${taskId ? sql`and r.task_id = ${taskId}` : sql``}`;
+      ${taskIds ? sql`and r.task_id = any(${taskIds}::uuid[])` : sql``}`;
 }
 
 /**

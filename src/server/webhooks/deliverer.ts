@@ -208,7 +208,8 @@ export class WebhookDeliverer implements Service {
     if (this.running) return;
     this.running = true;
     this.unsubscribe = this.settings.notices?.subscribe('task', (n) => {
-      if (n.change === 'updated' && !n.cancelled) void this.refresh(n.id);
+      if (n.cancelled) this.forgetTask(n.id, n.change === 'deleted');
+      else if (n.change === 'updated') void this.refresh(n.id);
     });
     const every = this.settings.snapshotMs ?? 0;
     if (every > 0) {
@@ -287,6 +288,21 @@ export class WebhookDeliverer implements Service {
         this.drop(c);
       });
     } else this.attempt(c);
+  }
+
+  /**
+   * A task's claimed occurrences were cancelled (paused, deleted, rescheduled): runs
+   * queued here and not yet sent are dropped, as the executor drops what it holds (the
+   * database already recorded them skipped; a deletion cancels manual runs too). Runs
+   * whose request went out finish; their result is fenced.
+   */
+  forgetTask(taskId: string, manualToo = false): number {
+    let n = 0;
+    for (const c of [...this.chains.values()]) {
+      if (c.run.taskId !== taskId || c.started || (!manualToo && c.run.trigger !== 'schedule')) continue;
+      if (this.drop(c)) n++;
+    }
+    return n;
   }
 
   /** A task was edited and its held occurrences kept: runs not yet sent go out as it is now. */

@@ -1,14 +1,11 @@
 // Runs (executions): newest first, cursor-paginated; the event stream invalidates these keys.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import type { Run, RunPage, RunStatus } from '../../shared/schemas';
+import type { Static } from '@sinclair/typebox';
+import type { RetryManyBody, RetryManyResult, Run, RunPage, RunStatus } from '../../shared/schemas';
 import { request } from './client';
 
-/**
- * A run as the UI reads it. `taskKey` (the task's client key) and `retryOf` (the failed
- * run a retry redrives) are optional here so the views work against a server that does
- * not send them yet; once it does, they are simply present.
- */
-export type RunView = Run & { taskKey?: string | null; retryOf?: string | null };
+/** A run as the views read it (with its task's client key and the run it retries). */
+export type RunView = Run;
 
 export interface RunListFilters {
   taskId?: string;
@@ -36,7 +33,7 @@ export const runKeys = {
 };
 
 export const fetchRuns = (filters: RunListFilters, signal?: AbortSignal) =>
-  request<{ items: RunView[]; nextCursor: string | null }>('/api/runs', { query: { ...filters }, signal });
+  request<RunPage>('/api/runs', { query: { ...filters }, signal });
 
 function sectionFilters(filters: RunListFilters, section: RunSection | undefined): RunListFilters {
   const now = new Date().toISOString();
@@ -70,8 +67,7 @@ export function useRetryRun() {
 export function useRetryMany() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (body: { taskId?: string; origin?: string; limit?: number }) =>
-      request<{ retried: number; runs: string[] }>('/api/runs/retry', { method: 'POST', body }),
+    mutationFn: (body: RetryManyBody) => request<Static<typeof RetryManyResult>>('/api/runs/retry', { method: 'POST', body }),
     onSuccess: () => {
       void client.invalidateQueries({ queryKey: runKeys.all });
       void client.invalidateQueries({ queryKey: ['stats'] });
@@ -82,4 +78,3 @@ export function useRetryMany() {
 /** A failed webhook run can be redriven (POST /api/runs/{id}/retry). */
 export const isRetryable = (run: RunView) => run.status === 'failed' && Array.isArray(run.deliveries) && run.deliveries.length > 0;
 
-export type { RunPage };

@@ -1,27 +1,11 @@
 // Per-origin webhook delivery state (GET /api/targets), merged by the server over live nodes.
 import { useQuery } from '@tanstack/react-query';
+import type { Static } from '@sinclair/typebox';
+import type { TargetItem, Targets } from '../../shared/schemas';
 import { request } from './client';
 
-export type CircuitState = 'closed' | 'open' | 'half-open';
-
-export interface Target {
-  origin: string;
-  inFlight: number;
-  queued: number;
-  attempts: number;
-  failures: number;
-  p50Ms: number | null;
-  p99Ms: number | null;
-  circuit: CircuitState;
-  circuitSince: string | null;
-  nodes: number;
-}
-
-export interface Targets {
-  generatedAt: string;
-  windowSeconds: number;
-  items: Target[];
-}
+export type Target = Static<typeof TargetItem>;
+export type CircuitState = Target['circuit'];
 
 export const targetKeys = { all: ['targets'] as const };
 

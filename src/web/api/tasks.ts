@@ -1,15 +1,12 @@
 // Tasks: query keys, fetch functions and mutations. Mutations write the returned task into
 // the detail cache and invalidate lists, so every view shows the server's answer at once.
 import { keepPreviousData, useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
-import type { Run, Task, TaskCreate, TaskPage, TaskPatch, TaskState } from '../../shared/schemas';
+import type { Static } from '@sinclair/typebox';
+import type { Cancelled, Run, Task, TaskCreate, TaskPage, TaskPatch, TaskState } from '../../shared/schemas';
 import { request } from './client';
 
-/**
- * A task as the UI reads it: `key` (the client's own name for it) is optional here so the
- * views work against a server that does not send it yet.
- */
-export type TaskView = Task & { key?: string | null };
-export type TaskPageView = Omit<TaskPage, 'items'> & { items: TaskView[]; total?: number };
+export type TaskView = Task;
+export type TaskPageView = TaskPage;
 
 export interface TaskListFilters {
   q?: string;
@@ -136,7 +133,7 @@ export function useTaskPrefixCount(keyPrefix: string, enabled: boolean) {
 export function useCancelByPrefix() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (keyPrefix: string) => request<{ cancelled: number }>('/api/tasks', { method: 'DELETE', query: { keyPrefix } }),
+    mutationFn: (keyPrefix: string) => request<Static<typeof Cancelled>>('/api/tasks', { method: 'DELETE', query: { keyPrefix } }),
     onSuccess: () => {
       void client.invalidateQueries({ queryKey: taskKeys.all });
       void client.invalidateQueries({ queryKey: ['runs'] });

@@ -5,8 +5,8 @@ import { Anchor, Code, Group, Popover, Stack, Text } from '@mantine/core';
 import type { Delivery, Run } from '../../shared/schemas';
 import { Instant } from './Instant';
 
-/** `deferred`: no request went out, the origin's circuit was open (optional until the server sends it). */
-type Attempt = Delivery & { deferred?: boolean };
+/** `deferred`: no request went out, the origin's circuit was open. */
+type Attempt = Delivery;
 
 function outcome(d: Attempt): { text: string; ok: boolean; deferred?: boolean } {
   if (d.deferred) return { text: 'deferred: circuit open', ok: false, deferred: true };

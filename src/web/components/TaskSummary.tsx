@@ -40,7 +40,7 @@ const MISFIRE: Record<Task['misfirePolicy'], string> = {
   skip: 'Skip them (recorded as skipped)',
 };
 
-export function TaskSummary({ task }: { task: Task & { key?: string | null; maxLatenessMs?: number | null } }) {
+export function TaskSummary({ task }: { task: Task }) {
   const s = task.schedule;
   return (
     <SimpleGrid component="dl" cols={2} spacing="md" verticalSpacing="md" m={0}>

@@ -24,7 +24,7 @@ function LastRun({ task }: { task: Task }) {
 function Key({ task }: { task: Task }) {
   if (!task.key) return <Text size="sm" c="dimmed">—</Text>;
   return (
-    <Text size="sm" ff="monospace" style={{ overflowWrap: 'anywhere' }} data-field="key">
+    <Text size="sm" ff="monospace" truncate title={task.key} data-field="key">
       {task.key}
     </Text>
   );
@@ -58,7 +58,7 @@ export function TasksTable({ tasks }: { tasks: Task[] }) {
                   {task.name}
                 </Link>
               </Table.Td>
-              <Table.Td maw={220}>
+              <Table.Td maw={240} miw={130}>
                 <Key task={task} />
               </Table.Td>
               <Table.Td>

@@ -4,10 +4,10 @@ import { Link } from 'react-router-dom';
 import { Anchor, Badge, Card, Group, Paper, SimpleGrid, Stack, Table, Text, Tooltip } from '@mantine/core';
 import { useMediaQuery } from '@mantine/hooks';
 import { sortTargets, useTargets, type CircuitState, type Target } from '../api/targets';
-import { Instant } from '../components/Instant';
 import { PageHeader } from '../components/PageHeader';
 import { Empty, ErrorState, LoadingRows, StaleNotice } from '../components/States';
-import { formatDuration, formatLag } from '../lib/time';
+import { formatDuration, formatInstant, formatLag } from '../lib/time';
+import { useTimeMode } from '../components/TimeMode';
 import { useNow } from '../lib/useNow';
 
 const CIRCUIT: Record<CircuitState, { color: string; explain: string }> = {
@@ -18,6 +18,7 @@ const CIRCUIT: Record<CircuitState, { color: string; explain: string }> = {
 
 function Circuit({ target }: { target: Target }) {
   const now = useNow();
+  const { mode } = useTimeMode();
   const c = CIRCUIT[target.circuit];
   return (
     <Stack gap={2} align="flex-start">
@@ -28,7 +29,10 @@ function Circuit({ target }: { target: Target }) {
       </Tooltip>
       {target.circuitSince && (
         <Text size="xs" c="dimmed" className="nowrap">
-          for {formatDuration(now - Date.parse(target.circuitSince))} (since <Instant iso={target.circuitSince} size="xs" compact />)
+          for {formatDuration(now - Date.parse(target.circuitSince))}, since{' '}
+          <Text span size="xs" ff="monospace">
+            {formatInstant(target.circuitSince, { zone: mode, now })}
+          </Text>
         </Text>
       )}
     </Stack>
@@ -72,23 +76,23 @@ function TargetsTable({ items }: { items: Target[] }) {
           {items.map((t) => (
             <Table.Tr key={t.origin} data-origin={t.origin} data-circuit={t.circuit}>
               <Table.Td>
-                <Text size="sm" ff="monospace" style={{ overflowWrap: 'anywhere' }}>
+                <Text size="sm" ff="monospace" className="nowrap">
                   {t.origin}
                 </Text>
               </Table.Td>
               <Table.Td>
                 <Circuit target={t} />
               </Table.Td>
-              <Table.Td ta="right" ff="monospace" data-field="inFlight">
+              <Table.Td ta="right" ff="monospace" className="nowrap" data-field="inFlight">
                 {num(t.inFlight)}
               </Table.Td>
-              <Table.Td ta="right" ff="monospace" data-field="queued">
+              <Table.Td ta="right" ff="monospace" className="nowrap" data-field="queued">
                 {num(t.queued)}
               </Table.Td>
-              <Table.Td ta="right" ff="monospace" data-field="attempts">
+              <Table.Td ta="right" ff="monospace" className="nowrap" data-field="attempts">
                 {num(t.attempts)}
               </Table.Td>
-              <Table.Td ta="right" data-field="failures">
+              <Table.Td ta="right" className="nowrap" data-field="failures">
                 <Text size="sm" ff="monospace" c={t.failures > 0 ? 'red' : undefined}>
                   {num(t.failures)}
                 </Text>
@@ -96,10 +100,10 @@ function TargetsTable({ items }: { items: Target[] }) {
                   {failureRate(t)}
                 </Text>
               </Table.Td>
-              <Table.Td ta="right" ff="monospace" data-field="p50">
+              <Table.Td ta="right" ff="monospace" className="nowrap" data-field="p50">
                 {formatLag(t.p50Ms)}
               </Table.Td>
-              <Table.Td ta="right" ff="monospace" data-field="p99">
+              <Table.Td ta="right" ff="monospace" className="nowrap" data-field="p99">
                 {formatLag(t.p99Ms)}
               </Table.Td>
               <Table.Td ta="right" ff="monospace">
@@ -157,6 +161,7 @@ function TargetCards({ items }: { items: Target[] }) {
 
 export function TargetsRoute() {
   const targets = useTargets();
+  const { mode } = useTimeMode();
   const phone = useMediaQuery('(max-width: 48em)');
   const minutes = targets.data ? Math.round(targets.data.windowSeconds / 60) : 5;
   return (
@@ -177,7 +182,8 @@ export function TargetsRoute() {
             {targets.isError && <StaleNotice error={targets.error} />}
             {phone ? <TargetCards items={sortTargets(targets.data.items)} /> : <TargetsTable items={sortTargets(targets.data.items)} />}
             <Text size="xs" c="dimmed" mt="sm">
-              As of <Instant iso={targets.data.generatedAt} size="xs" compact />; nodes report their per-origin state at every heartbeat.
+              As of {formatInstant(targets.data.generatedAt, { zone: mode })}
+              {mode === 'utc' ? ' UTC' : ''}; nodes report their per-origin state at every heartbeat.
             </Text>
           </>
         )}

@@ -20,6 +20,7 @@ function task(overrides: Partial<Task> = {}): Task {
   return {
     id: '00000000-0000-4000-8000-000000000001',
     key: null,
+    maxLatenessMs: null,
     name: 'Nightly report',
     kind: 'cron',
     schedule: { type: 'cron', expression: '0 2 * * *', timezone: 'Europe/Berlin', startAt: null, endAt: null },
@@ -28,7 +29,6 @@ function task(overrides: Partial<Task> = {}): Task {
     action: { type: 'log' },
     misfirePolicy: 'fire_once',
     overlapPolicy: 'allow',
-    maxLatenessMs: null,
     state: 'active',
     nextRunAt: '2026-11-24T01:00:00.000Z',
     version: 3,
