@@ -1,7 +1,8 @@
 // Claim-ahead holds occurrences for up to a minute, so a change to a task must reach
 // what a node already holds: an edit that keeps the occurrence (a new action) makes the
-// held run fire as the task is now; a pause drops it. (A one-time task is `completed`
-// from its claim, so it is edited or deleted then, not paused.)
+// held run fire as the task is now; a pause drops it. A one-time task's row reads
+// `completed` from its claim, but until its occurrence fires the API shows it active,
+// with that occurrence next, and it can be paused and resumed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { api, eventually } from '../support/node.js';
@@ -53,5 +54,37 @@ describe('edits reach held occurrences', () => {
     expect(rx.on('/paused')).toHaveLength(0);
     // claimed ahead, not yet due when paused: removed, so a resume can claim that instant again
     expect(await runsOf(res.body.id)).toEqual([]);
+  });
+
+  it('a one-time task held ahead reads active with its instant next, and pause and resume still work', async () => {
+    const at = new Date(Date.now() + 8000);
+    const res = await api(t.url, 'POST', '/api/tasks', {
+      name: 'paused once',
+      schedule: { type: 'once', at: at.toISOString() },
+      action: { type: 'webhook', url: `${rx.url}/once-paused` },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    await eventually(async () => (await runsOf(res.body.id))[0]?.status === 'pending', 5000);
+    const held = await api<{ state: string; nextRunAt: string | null; upcoming: string[] }>(t.url, 'GET', `/api/tasks/${res.body.id}`);
+    expect(held.body.state).toBe('active');
+    expect(held.body.nextRunAt).toBe(at.toISOString());
+    expect(held.body.upcoming).toEqual([at.toISOString()]);
+    const paused = await api<{ state: string; nextRunAt: string | null }>(t.url, 'POST', `/api/tasks/${res.body.id}/pause`);
+    expect(paused.status, JSON.stringify(paused.body)).toBe(200);
+    expect(paused.body.state).toBe('paused');
+    expect(paused.body.nextRunAt).toBeNull();
+    expect(await runsOf(res.body.id)).toEqual([]);
+    const resumed = await api<{ state: string; nextRunAt: string | null }>(t.url, 'POST', `/api/tasks/${res.body.id}/resume`);
+    expect(resumed.status, JSON.stringify(resumed.body)).toBe(200);
+    expect(resumed.body.nextRunAt).toBe(at.toISOString());
+    const run = await eventually(async () => {
+      const r = (await runsOf(res.body.id))[0];
+      return r && r.status !== 'pending' && r.status !== 'running' ? r : undefined;
+    }, 20_000);
+    expect(run.status).toBe('succeeded');
+    expect(rx.on('/once-paused')).toHaveLength(1);
+    expect(rx.on('/once-paused')[0]!.at).toBeGreaterThanOrEqual(at.getTime() - 50);
+    // fired: nothing left to pause
+    expect((await api(t.url, 'POST', `/api/tasks/${res.body.id}/pause`)).status).toBe(409);
   });
 });

@@ -23,8 +23,20 @@ export function redactAction(action: Action): Action {
 }
 export const REDACTED = '[redacted]';
 
+/**
+ * The task's next occurrence as a client sees it: an occurrence claimed ahead (held by a
+ * node, not fired) comes before the task's own next_run_at, which the claim moved on.
+ */
+export function nextOccurrence(t: TaskRow | TaskWithLastRun): Date | null {
+  const held = (t as Partial<TaskWithLastRun>).heldNextAt ?? null;
+  if (!held) return t.nextRunAt;
+  return !t.nextRunAt || held < t.nextRunAt ? held : t.nextRunAt;
+}
+
 export function taskOut(t: TaskRow | TaskWithLastRun, upcoming?: Date[], opts: { redact?: boolean } = {}): Task {
   const lr = t as Partial<TaskWithLastRun>;
+  // a one-time task whose occurrence is claimed but not yet fired is still to come
+  const state = t.state === 'deleted' ? 'completed' : t.state === 'completed' && lr.heldNextAt ? 'active' : t.state;
   return {
     id: t.id,
     key: t.key ?? null,
@@ -37,8 +49,8 @@ export function taskOut(t: TaskRow | TaskWithLastRun, upcoming?: Date[], opts: {
     misfirePolicy: t.misfirePolicy,
     overlapPolicy: t.overlapPolicy ?? 'allow',
     maxLatenessMs: t.maxLatenessMs ?? null,
-    state: t.state === 'deleted' ? 'completed' : t.state,
-    nextRunAt: iso(t.nextRunAt),
+    state,
+    nextRunAt: iso(nextOccurrence(t)),
     version: t.version,
     createdAt: t.createdAt.toISOString(),
     updatedAt: t.updatedAt.toISOString(),

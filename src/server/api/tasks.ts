@@ -7,13 +7,13 @@ import {
 import { ApiError } from '../errors.js';
 import {
   PutRejected, taskBatchAnswer, taskBatchClaim, taskCount, taskDelete, taskGet, taskGetByKey, taskInsert, taskList,
-  tasksDeleteByKeyPrefix, tasksGetByIds, tasksPut, taskUpdate, type TaskChange, type TaskInsert, type TaskRow,
+  tasksDeleteByKeyPrefix, tasksGetByIds, tasksPut, taskUpdate, type TaskChange, type TaskInsert, type TaskRow, type TaskWithLastRun,
 } from '../store/tasks.js';
 import { runInsertManual } from '../store/runs.js';
 import type { Tx } from '../store/db.js';
 import { scheduleCron } from '../time/schedule.js';
 import type { ApiDeps } from './server.js';
-import { assertTaskId, decodeCursor, encodeCursor, runOut, taskOut } from './serialize.js';
+import { assertTaskId, decodeCursor, encodeCursor, nextOccurrence, runOut, taskOut } from './serialize.js';
 import { replacePlan, requestHash, resumeChange, taskChangeFromPatch, taskInsertFromCreate } from './task-input.js';
 import { compileBodyValidator, validationToApiError } from './validation.js';
 
@@ -310,12 +310,13 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
     },
   );
 
-  function detail(t: TaskRow, req: FastifyRequest) {
+  function detail(t: TaskRow | TaskWithLastRun, req: FastifyRequest) {
       let upcoming: Date[] = [];
-      if (t.nextRunAt && t.kind === 'cron') {
+      const next = nextOccurrence(t);
+      if (next && t.kind === 'cron') {
         const cron = scheduleCron(t);
-        upcoming = [t.nextRunAt, ...cron.next(t.nextRunAt, 4)];
-      } else if (t.nextRunAt) upcoming = [t.nextRunAt];
+        upcoming = [next, ...cron.next(next, 4)];
+      } else if (next) upcoming = [next];
       return taskOut(t, upcoming, redact(req));
   }
 
@@ -374,7 +375,10 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
     { schema: { summary: 'Pause: no occurrence fires until resumed', tags: ['tasks'], params: IdParams, response: { 200: Task, ...errors } } },
     async (req) =>
       update(req.params.id, undefined, (current) => {
-        if (current.state === 'completed') throw new ApiError('TASK_NOT_ACTIVE', 'task is completed; nothing to pause');
+        // a one-time task claimed ahead reads completed in its row until it fires; while its
+        // occurrence is still to come it can be paused like any other
+        const heldAhead = !!current.heldNextAt && current.heldNextAt.getTime() > clock.now().getTime();
+        if (current.state === 'completed' && !heldAhead) throw new ApiError('TASK_NOT_ACTIVE', 'task is completed; nothing to pause');
         const change: TaskChange = { state: 'paused', nextRunAt: null };
         return { change, cancelPending: 'task paused', notice: 'paused', wake: false };
       }),

@@ -38,9 +38,12 @@ export interface LastRunRow {
   lastRunStatus: string | null;
   lastRunScheduledFor: Date | null;
   lastRunStartedAt: Date | null;
+  /** the earliest occurrence claimed ahead and not yet fired */
+  heldNextAt: Date | null;
 }
 
 export type TaskWithLastRun = TaskRow & LastRunRow;
+export type TaskWithHeld = TaskRow & Pick<LastRunRow, 'heldNextAt'>;
 
 /** What a create stores: the row minus what PostgreSQL assigns. */
 export type TaskInsert = Omit<TaskRow, 'id' | 'version' | 'createdAt' | 'updatedAt'>;
@@ -66,7 +69,13 @@ const LAST_RUN = (sql: Sql) => sql`
     -- the latest run that happened: occurrences claimed ahead (pending) are not runs yet
     from runs r where r.task_id = t.id and r.status <> 'pending'
     order by r.scheduled_for desc, r.id desc limit 1
-  ) lr on true`;
+  ) lr on true
+  -- the earliest occurrence a node has claimed ahead and not fired: with claim-ahead the
+  -- task's own next_run_at has already moved past it (a one-time task reads completed)
+  left join lateral (
+    select min(h.scheduled_for) as held_next_at
+    from runs h where h.task_id = t.id and h.status = 'pending' and h.trigger = 'schedule'
+  ) hn on true`;
 
 export type TaskInsertResult =
   | { task: TaskRow; created: boolean; keyTaken?: undefined }
@@ -115,14 +124,14 @@ export function isKeyConflict(err: unknown): boolean {
 
 export async function taskGetByKey(sql: Sql | Tx, key: string): Promise<TaskWithLastRun | undefined> {
   const [row] = await sql<TaskWithLastRun[]>`
-    select t.*, lr.* from tasks t ${LAST_RUN(sql as Sql)}
+    select t.*, lr.*, hn.* from tasks t ${LAST_RUN(sql as Sql)}
     where (t.key collate "C") = ${key} and t.state <> 'deleted' and t.key is not null`;
   return row;
 }
 
 export async function taskGet(sql: Sql, id: string): Promise<TaskWithLastRun | undefined> {
   const [row] = await sql<TaskWithLastRun[]>`
-    select t.*, lr.* from tasks t ${LAST_RUN(sql)}
+    select t.*, lr.*, hn.* from tasks t ${LAST_RUN(sql)}
     where t.id = ${id} and t.state <> 'deleted'`;
   return row;
 }
@@ -155,7 +164,7 @@ const liveKeyIn = (sql: Sql | Tx, prefix: string) => {
 export async function taskList(sql: Sql, f: TaskListFilter): Promise<TaskWithLastRun[]> {
   const pattern = f.q ? `%${f.q.replace(/[\\%_]/g, (c) => '\\' + c)}%` : null;
   return sql<TaskWithLastRun[]>`
-    select t.*, lr.* from tasks t ${LAST_RUN(sql)}
+    select t.*, lr.*, hn.* from tasks t ${LAST_RUN(sql)}
     where t.state <> 'deleted'
       ${f.state ? sql`and t.state = ${f.state}` : sql``}
       ${f.kind ? sql`and t.kind = ${f.kind}` : sql``}
@@ -210,10 +219,13 @@ export async function taskUpdate(
   sql: Sql,
   id: string,
   expectedVersion: number | undefined,
-  compute: (current: TaskRow) => { change: TaskChange; cancelPending?: string; notice: TaskChangeKind; wake: boolean },
+  compute: (current: TaskWithHeld) => { change: TaskChange; cancelPending?: string; notice: TaskChangeKind; wake: boolean },
 ): Promise<TaskUpdateResult> {
   return sql.begin(async (tx) => {
-    const [current] = await tx<TaskRow[]>`select * from tasks where id = ${id} and state <> 'deleted' for update`;
+    const [current] = await tx<TaskWithHeld[]>`
+      select t.*, (select min(h.scheduled_for) from runs h
+                   where h.task_id = t.id and h.status = 'pending' and h.trigger = 'schedule') as held_next_at
+      from tasks t where t.id = ${id} and t.state <> 'deleted' for update of t`;
     if (!current) return { ok: false, reason: 'not_found' } as const;
     if (expectedVersion !== undefined && current.version !== expectedVersion) {
       return { ok: false, reason: 'version_conflict', current } as const;
