@@ -18,7 +18,7 @@
 //   npm run chaos -- --drill all --rate 1000               every fault at 1,000/s
 //   npm run chaos -- --drill failover --rate 10            the failover at 10/s
 //   npm run chaos -- --drill failover@1000,failover@10,sigkill@1000   a rate per drill
-//   npm run chaos -- --drill failover --quick              the short version CI runs
+//   npm run chaos -- --drill failover --quick              the short version (20/s, 45 s window)
 //   options: --members 3  --window 60  --label <text> --out docs/reliability.md --keep
 //
 // Faults: sigkill (a node killed, restarted 5 s later), sigstop (a node frozen for its

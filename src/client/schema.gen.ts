@@ -154,7 +154,7 @@ export interface paths {
                                 late: boolean;
                                 nodeId: string | null;
                                 reason: string | null;
-                                retryOf: string | null;
+                                retryOf?: string | null;
                                 scheduledFor: string;
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
@@ -245,7 +245,7 @@ export interface paths {
                             late: boolean;
                             nodeId: string | null;
                             reason: string | null;
-                            retryOf: string | null;
+                            retryOf?: string | null;
                             scheduledFor: string;
                             startedAt: string | null;
                             status: "pending" | "running" | "succeeded" | "failed" | "skipped";
@@ -763,7 +763,7 @@ export interface paths {
                                     startedAt: string | null;
                                     status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                                 } | null;
-                                maxLatenessMs: number | null;
+                                maxLatenessMs?: number | null;
                                 /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                                 misfirePolicy: "fire_once" | "skip";
                                 name: string;
@@ -929,7 +929,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
-                            maxLatenessMs: number | null;
+                            maxLatenessMs?: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -1005,7 +1005,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
-                            maxLatenessMs: number | null;
+                            maxLatenessMs?: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -1214,7 +1214,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
-                            maxLatenessMs: number | null;
+                            maxLatenessMs?: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -1439,7 +1439,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
-                            maxLatenessMs: number | null;
+                            maxLatenessMs?: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -1585,7 +1585,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
-                            maxLatenessMs: number | null;
+                            maxLatenessMs?: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -1735,7 +1735,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
-                            maxLatenessMs: number | null;
+                            maxLatenessMs?: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -1876,7 +1876,7 @@ export interface paths {
                             late: boolean;
                             nodeId: string | null;
                             reason: string | null;
-                            retryOf: string | null;
+                            retryOf?: string | null;
                             scheduledFor: string;
                             startedAt: string | null;
                             status: "pending" | "running" | "succeeded" | "failed" | "skipped";
@@ -2067,7 +2067,7 @@ export interface paths {
                                     startedAt: string | null;
                                     status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                                 } | null;
-                                maxLatenessMs: number | null;
+                                maxLatenessMs?: number | null;
                                 /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                                 misfirePolicy: "fire_once" | "skip";
                                 name: string;
@@ -2155,7 +2155,7 @@ export interface paths {
                                     startedAt: string | null;
                                     status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                                 } | null;
-                                maxLatenessMs: number | null;
+                                maxLatenessMs?: number | null;
                                 /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                                 misfirePolicy: "fire_once" | "skip";
                                 name: string;
@@ -2344,7 +2344,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
-                            maxLatenessMs: number | null;
+                            maxLatenessMs?: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -2539,7 +2539,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
-                            maxLatenessMs: number | null;
+                            maxLatenessMs?: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -2615,7 +2615,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
-                            maxLatenessMs: number | null;
+                            maxLatenessMs?: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;
@@ -2841,7 +2841,7 @@ export interface paths {
                                 startedAt: string | null;
                                 status: "pending" | "running" | "succeeded" | "failed" | "skipped";
                             } | null;
-                            maxLatenessMs: number | null;
+                            maxLatenessMs?: number | null;
                             /** @description What a recurring task does with occurrences missed by more than 10 s (e.g. the cluster was down): fire_once fires the latest missed occurrence once, late, and records the others as skipped; skip records all of them as skipped. */
                             misfirePolicy: "fire_once" | "skip";
                             name: string;

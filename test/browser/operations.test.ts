@@ -62,6 +62,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (node && (node.process.exitCode !== null || node.process.signalCode !== null)) {
+    console.error(`node ${node.nodeId} exited early (code ${node.process.exitCode}, signal ${node.process.signalCode}):\n${node.logs.slice(-40).join('\n')}`);
+  }
   await context?.close();
   await browser?.close();
   await node?.stop();
