@@ -191,7 +191,7 @@ export function writeReport(res: Results, root: string) {
     md.push(
       '',
       '**lead** = time from the start of the bulk insert to T: 15 s, longer only for a system whose bulk insert (calibrated just before with 5 % of the tasks) would not finish within it, so that every task is stored before T. ' +
-        'Sundial claims ahead when a burst is coming (`SUNDIAL_BURST_PREFETCH_MS`, 30 s), so a longer lead could only help it' +
+        'Sundial claims ahead of time (`SUNDIAL_CLAIM_AHEAD_MS`, 45 s), so a longer lead could only help it' +
         (sundialBurst?.leadMs ? `; its lead was ${fmtMs(sundialBurst.leadMs)}.` : '.'),
     );
     const multi = burst.filter((r) => (r.samples?.length ?? 0) > 1);
@@ -499,7 +499,7 @@ export function writeReport(res: Results, root: string) {
       `- **Held on timers, fired from memory.** What is claimed waits in memory on one timer over a heap and fires at its instant: the lag is timer precision, not a poll interval. ` +
         (sundialSteady?.lag ? `At ${fmtInt(P.steadyRate)}/s the median lag was ${fmtMs(sundialSteady.lag.p50)} (steady table), each run ${ahead(se?.claimAheadMs)}. ` : '') +
         'The peers on PostgreSQL find future work by polling (graphile-worker every 2 s, pg-boss every 2 s, at best 0.5 s) and claim it after it is due.',
-      `- **Burst prefetch.** When more than five claim batches are due within \`SUNDIAL_BURST_PREFETCH_MS\` (30 s), the node claims that far ahead instead of the 2 s lookahead (one capped count on the partial due index per pass decides). ` +
+      `- **Claim-ahead.** Whatever falls due within \`SUNDIAL_CLAIM_AHEAD_MS\` (45 s) is claimed early, each node its fair share, in transactions five times the usual batch, and held in memory (the buffer that keeps firing through a database failover). ` +
         (e ? `In the burst the first claim came ${fmtMs(e.firstClaimBeforeTMs)} before T; each run was ${ahead(e.claimAheadMs)}; the last result was stored ${fmtMs(e.recordedAfterTMs)} after T. Every run claimed before T fired at T from memory; lag above a few ms means the claim itself ran past T.` : 'Not measured.'),
       `- **Batched, fenced completion with a forced hash join.** The executor stamps the start and queues the result; the recorder writes up to 2,000 results per statement, fenced by owner and attempt, with \`enable_nestloop = off\` so the batch is hashed once (the planner's nested loop re-read the batch per run row: 1.5 s per 2,000-row batch before the fix). ` +
         (e ? `Burst: ${fmtInt(e.recordStatements)} completion statements of ${fmtInt(e.recordBatchMean)} results on average, ${fmtInt(e.fenced)} fenced. ` : '') +

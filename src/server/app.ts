@@ -23,7 +23,7 @@ import { runsRelease } from './store/runs.js';
 import { settingGetOrCreate } from './store/credentials.js';
 import { NoticeListener } from './store/notices.js';
 import { tasksDueCount } from './store/tasks.js';
-import { OffsetClock, systemClock, type Clock } from './time/clock.js';
+import { OffsetClock, systemClock, type Clock, type Timer } from './time/clock.js';
 import { VERSION } from './version.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 import { parseAllowList } from './webhooks/ssrf.js';
@@ -38,13 +38,21 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export async function startApp(config: Config, opts: { clock?: Clock; logger?: Logger } = {}): Promise<App> {
+export interface StartOptions {
+  /** the node's own clock (default: the system's) */
+  clock?: Clock;
+  /** fire by that clock corrected by its offset to PostgreSQL's (default: on, unless a clock is given) */
+  correctClock?: boolean;
+  logger?: Logger;
+}
+
+export async function startApp(config: Config, opts: StartOptions = {}): Promise<App> {
   // synchronous: the last lines before process.exit (the drain summary) must not be lost
   const log = opts.logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } }, pino.destination({ dest: 1, sync: true }));
   const baseClock = opts.clock ?? systemClock;
   // The node fires by PostgreSQL's clock: its own corrected by the offset measured at
   // heartbeats. A test's own clock is left as it is.
-  const correctClock = !opts.clock;
+  const correctClock = opts.correctClock ?? !opts.clock;
   const clock = new OffsetClock(baseClock);
   const cfg = config.scheduler;
   const metrics = createMetrics();
@@ -69,6 +77,14 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     applicationName: `sundial:${config.nodeId}`,
     idleInTransactionTimeoutMs: cfg.leaseMs,
   });
+  // Claims, results and heartbeats have connections of their own: a bulk import filling
+  // the API's pool must not make what is due wait for a connection.
+  const engineSql = connect({
+    url: databaseUrl,
+    max: 6,
+    applicationName: `sundial:${config.nodeId}:engine`,
+    idleInTransactionTimeoutMs: cfg.leaseMs,
+  });
   let auth;
   let webhookSecrets: string[];
   try {
@@ -86,6 +102,7 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     }
   } catch (err) {
     await sql.end({ timeout: 1 });
+    await engineSql.end({ timeout: 1 });
     await embedded?.stop();
     throw err;
   }
@@ -95,8 +112,8 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
   const publishRuns = (count: number) => {
     if (count) hub.publish({ type: 'runs', nodeId: config.nodeId, count });
   };
-  const recorder = new Recorder({ sql, nodeId: config.nodeId, clock, inFlight, metrics, log, drainMs: cfg.drainMs, onRecorded: publishRuns });
-  const deliverer = new WebhookDeliverer(sql, config.nodeId, clock, recorder, metrics, log, {
+  const recorder = new Recorder({ sql: engineSql, nodeId: config.nodeId, clock, inFlight, metrics, log, drainMs: cfg.drainMs, onRecorded: publishRuns });
+  const deliverer = new WebhookDeliverer(engineSql, config.nodeId, clock, recorder, metrics, log, {
     secrets: webhookSecrets,
     allow,
     retryBaseMs: webhookConfig.retryBaseMs,
@@ -116,7 +133,7 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
   let executor: Executor | undefined;
   let claimer: Claimer | undefined;
   const heartbeat = new Heartbeat({
-    sql,
+    sql: engineSql,
     nodeId: config.nodeId,
     clock: baseClock,
     heartbeatMs: cfg.heartbeatMs,
@@ -141,7 +158,7 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     gate: heartbeat,
   });
   claimer = new Claimer({
-    sql,
+    sql: engineSql,
     nodeId: config.nodeId,
     config: cfg,
     clock,
@@ -176,12 +193,15 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
     webhookAllow: allow,
     webhookSecrets,
     readiness: async () => {
+      let timer: Timer | undefined;
       try {
-        await Promise.race([databasePing(sql), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000).unref())]);
+        await Promise.race([databasePing(sql), new Promise((_, rej) => (timer = baseClock.setTimer(() => rej(new Error('timeout')), 2000)))]);
         const pending = await pendingMigrations(sql);
         return pending ? `${pending} migrations not applied` : null;
       } catch (err) {
         return `database unreachable: ${(err as Error).message}`;
+      } finally {
+        timer?.cancel();
       }
     },
     collectMetrics: async () => {
@@ -206,7 +226,7 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      const t0 = Date.now();
+      const t0 = baseClock.monotonicMs();
       // 1. stop taking requests, finish those in flight
       await http.close();
       // 2. stop claiming and firing; webhook attempts in flight get a moment to finish;
@@ -226,8 +246,9 @@ export async function startApp(config: Config, opts: { clock?: Clock; logger?: L
       await nodeStop(sql, config.nodeId).catch(() => {});
       await notices.stop();
       await sql.end({ timeout: 2 });
+      await engineSql.end({ timeout: 2 });
       await embedded?.stop();
-      log.info({ held: executor!.unfiredAtStop, released, webhooksHandedBack: deliverer.handedBack, ms: Date.now() - t0 }, 'sundial node stopped');
+      log.info({ held: executor!.unfiredAtStop, released, webhooksHandedBack: deliverer.handedBack, ms: Math.round(baseClock.monotonicMs() - t0) }, 'sundial node stopped');
     })());
 
   return { config, http, sql, log, url: address, stop };

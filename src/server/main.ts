@@ -1,6 +1,7 @@
 // `sundial serve`: one node. Several nodes with the same DATABASE_URL form a cluster.
 import { ConfigError, loadConfig, USAGE } from './config.js';
 import { startApp } from './app.js';
+import { StartupRefused } from './store/embedded-postgres.js';
 
 const SHUTDOWN_DEADLINE_MS = 9000;
 
@@ -8,6 +9,12 @@ export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (command === 'tasks' || command === 'runs') {
+    // the API client's commands (src/client/cli.ts), compiled by tsconfig.client.json
+    const cli = (await import(new URL('../client/cli.js', import.meta.url).href)) as { runCli(argv: string[]): Promise<number> };
+    process.exitCode = await cli.runCli(argv);
     return;
   }
   if (command !== 'serve') {
@@ -26,7 +33,18 @@ export async function main(argv: string[]): Promise<void> {
     }
     throw err;
   }
-  const app = await startApp(config);
+  let app;
+  try {
+    app = await startApp(config);
+  } catch (err) {
+    if (err instanceof StartupRefused) {
+      // one line that says what to do, no stack trace
+      process.stderr.write(`sundial: ${err.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw err;
+  }
   let signals = 0;
   const shutdown = (signal: string) => {
     if (++signals > 1) {

@@ -12,6 +12,11 @@ export const LIMITS = {
   previewMaxCount: 50,
   pageMaxLimit: 500,
   bulkMaxTasks: 1000,
+  /** POST /api/tasks/batch: 1,000 tasks of up to ~4 KiB each */
+  batchBodyMaxBytes: 4 * 1024 * 1024,
+  keyMaxLength: 200,
+  /** errors listed in one refused batch */
+  batchMaxErrors: 100,
   webhookUrlMaxLength: 2048,
   webhookHeadersMax: 20,
   webhookHeaderNameMaxLength: 100,
@@ -152,8 +157,18 @@ export const Delivery = Type.Object({
 });
 export type Delivery = Static<typeof Delivery>;
 
+export const KEY_PATTERN = '^[A-Za-z0-9._~:/@-]+$';
+export const TaskKey = Type.String({
+  minLength: 1,
+  maxLength: LIMITS.keyMaxLength,
+  pattern: KEY_PATTERN,
+  description: 'your own name for the task, unique among tasks not deleted: 1–200 of A–Z a–z 0–9 . _ ~ : / @ -, e.g. "user-42/reminder-7"',
+});
+export const KeyPrefix = Type.String({ minLength: 1, maxLength: LIMITS.keyMaxLength, pattern: KEY_PATTERN, description: 'tasks whose key starts with this, e.g. "user-42/"' });
+
 export const TaskCreate = Type.Object(
   {
+    key: Type.Optional(TaskKey),
     name: Type.String({ minLength: 1, maxLength: LIMITS.nameMaxLength }),
     schedule: Schedule,
     payload: Type.Optional(Type.Any({ description: 'any JSON value, at most 64 KiB serialized' })),
@@ -203,6 +218,7 @@ export const LastRun = Type.Object({
 
 export const Task = Type.Object({
   id: Type.String({ format: 'uuid' }),
+  key: Nullable(Type.String()),
   name: Type.String(),
   kind: Type.Union([Type.Literal('once'), Type.Literal('cron')]),
   schedule: Schedule,
@@ -225,6 +241,7 @@ export type Task = Static<typeof Task>;
 export const Run = Type.Object({
   id: Type.String(),
   taskId: Type.String(),
+  taskKey: Nullable(Type.String({ description: "the key of the run's task (kept after the task is deleted)" })),
   taskName: Type.String(),
   scheduledFor: Type.String(),
   startedAt: Nullable(Type.String({ description: 'the exact time it was executed, millisecond precision' })),
@@ -243,7 +260,11 @@ export type Run = Static<typeof Run>;
 
 export const Page = <T extends TSchema>(item: T) =>
   Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String()) });
-export const TaskPage = Page(Task);
+export const TaskPage = Type.Object({
+  items: Type.Array(Task),
+  nextCursor: Nullable(Type.String()),
+  total: Type.Optional(Type.Integer({ description: 'every match, not only this page (with ?count=true)' })),
+});
 export const RunPage = Page(Run);
 export type TaskPage = Static<typeof TaskPage>;
 export type RunPage = Static<typeof RunPage>;
@@ -253,6 +274,8 @@ export const TaskListQuery = Type.Object(
     state: Type.Optional(TaskState),
     kind: Type.Optional(Type.Union([Type.Literal('once'), Type.Literal('cron')])),
     q: Type.Optional(Type.String({ maxLength: LIMITS.nameMaxLength, description: 'case-insensitive substring of the name' })),
+    keyPrefix: Type.Optional(KeyPrefix),
+    count: Type.Optional(Type.Boolean({ description: 'also return the total number of matches' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.pageMaxLimit, default: 50 })),
     cursor: Type.Optional(Type.String({ maxLength: 200 })),
   },
@@ -266,6 +289,7 @@ export const RunListQuery = Type.Object(
     nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'runs owned or executed by this node' })),
     status: Type.Optional(RunStatus),
     origin: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'webhook origin, e.g. https://hooks.example:8443: runs of tasks whose URL is on it' })),
+    keyPrefix: Type.Optional(KeyPrefix),
     from: Type.Optional(Instant('scheduledFor >= from')),
     to: Type.Optional(Instant('scheduledFor < to')),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.pageMaxLimit, default: 50 })),
@@ -366,6 +390,35 @@ export const Stats = Type.Object({
 });
 export type Stats = Static<typeof Stats>;
 
+export const TaskDeleteQuery = Type.Object(
+  {
+    keyPrefix: KeyPrefix,
+    purge: Type.Optional(Type.Boolean({ description: 'also erase payloads (task payload, webhook body and headers, recorded responses)' })),
+  },
+  { additionalProperties: false },
+);
+export type TaskDeleteQuery = Static<typeof TaskDeleteQuery>;
+export const PurgeQuery = Type.Object(
+  { purge: Type.Optional(Type.Boolean({ description: 'also erase payloads (task payload, webhook body and headers, recorded responses)' })) },
+  { additionalProperties: false },
+);
+export const Cancelled = Type.Object({ cancelled: Type.Integer({ description: 'tasks deleted' }) });
+
+export const PutOutcome = Type.Union([Type.Literal('created'), Type.Literal('replaced'), Type.Literal('unchanged')], {
+  description: 'created: new task; replaced: the task holding the key was changed; unchanged: it already had this definition',
+});
+export const BatchCreate = Type.Object(
+  { tasks: Type.Array(TaskCreate, { minItems: 1, maxItems: LIMITS.bulkMaxTasks }) },
+  { additionalProperties: false },
+);
+export type BatchCreate = Static<typeof BatchCreate>;
+export const BatchItem = Type.Intersect([Task, Type.Object({ outcome: PutOutcome })]);
+export const BatchItemMinimal = Type.Object({ id: Type.String({ format: 'uuid' }), key: Nullable(Type.String()), outcome: PutOutcome });
+export const BatchResult = Type.Object({
+  items: Type.Array(Type.Union([BatchItem, BatchItemMinimal]), { description: 'in input order; only id, key and outcome with Prefer: return=minimal' }),
+});
+export type BatchResult = Static<typeof BatchResult>;
+
 export const ErrorBody = Type.Object({
   error: Type.Object({
     code: Type.String(),
@@ -391,3 +444,36 @@ export type TaskChangeKind = (typeof TASK_CHANGES)[number];
 export type ServerEvent =
   | { type: 'runs'; nodeId: string; count: number }
   | { type: 'tasks'; taskId: string; change: TaskChangeKind };
+
+// ---- Upcoming load (Overview's "what is coming") -----------------------------------------
+
+export const UPCOMING_LIMITS = {
+  maxHours: 24,
+  /** recurring schedules projected per request, largest groups first */
+  maxScheduleGroups: 2000,
+  /** occurrences computed per request across all groups (each counts once, whatever its size) */
+  maxOccurrences: 200_000,
+} as const;
+
+export const UpcomingQuery = Type.Object(
+  {
+    hours: Type.Optional(Type.Integer({ minimum: 1, maximum: UPCOMING_LIMITS.maxHours, default: 6, description: 'how far ahead to look' })),
+  },
+  { additionalProperties: false },
+);
+export type UpcomingQuery = Static<typeof UpcomingQuery>;
+
+export const UpcomingBucket = Type.Object({
+  at: Type.String({ description: 'start of the minute' }),
+  once: Type.Integer({ description: 'one-time occurrences due in this minute' }),
+  recurring: Type.Integer({ description: 'recurring occurrences due in this minute, projected from the schedules' }),
+});
+export const Upcoming = Type.Object({
+  from: Type.String({ description: 'start of the first bucket (the current minute); occurrences already past are not counted' }),
+  bucketMinutes: Type.Literal(1),
+  buckets: Type.Array(UpcomingBucket, { description: 'one per minute, oldest first, zeros included' }),
+  scheduleGroups: Type.Integer({ description: 'distinct recurring schedules projected (tasks sharing expression, zone and bounds count once)' }),
+  unprojectedTasks: Type.Integer({ description: 'active recurring tasks left out of the projection by its bounds; 0 when the chart is complete' }),
+});
+export type UpcomingBucket = Static<typeof UpcomingBucket>;
+export type Upcoming = Static<typeof Upcoming>;

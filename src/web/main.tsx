@@ -20,6 +20,7 @@ import { TaskDetailRoute } from './routes/TaskDetailRoute';
 import { TaskFormRoute } from './routes/TaskFormRoute';
 import { ExecutionsRoute } from './routes/ExecutionsRoute';
 import { ClusterRoute } from './routes/ClusterRoute';
+import { TargetsRoute } from './routes/TargetsRoute';
 import { NotFoundRoute } from './routes/NotFoundRoute';
 
 const queryClient = new QueryClient({
@@ -45,6 +46,7 @@ const router = createBrowserRouter([
       { path: 'tasks/:id', element: <TaskDetailRoute /> },
       { path: 'tasks/:id/edit', element: <TaskFormRoute /> },
       { path: 'executions', element: <ExecutionsRoute /> },
+      { path: 'targets', element: <TargetsRoute /> },
       { path: 'cluster', element: <ClusterRoute /> },
       { path: '*', element: <NotFoundRoute /> },
     ],

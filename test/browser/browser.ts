@@ -1,11 +1,20 @@
 // Launches Debian's Chromium through playwright-core for the browser tests: no browser
 // download, a fresh profile per launch, and none of Chromium's own background traffic.
 import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
-export const SCREENSHOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots');
+/**
+ * The committed pictures in docs/screenshots are rewritten only on request
+ * (`UPDATE_SCREENSHOTS=1 npm test`, like Playwright's --update-snapshots): a plain test run
+ * still takes every picture, into a temporary directory, and leaves the working tree clean.
+ */
+export const UPDATE_SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1';
+export const SCREENSHOT_DIR = UPDATE_SCREENSHOTS
+  ? join(dirname(fileURLToPath(import.meta.url)), '../../docs/screenshots')
+  : join(tmpdir(), 'sundial-screenshots');
 
 export function chromiumPath(): string {
   const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean) as string[];

@@ -49,6 +49,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // A node that died under the test says why (its last log lines), instead of every later
+  // step failing with ECONNREFUSED and nothing else.
+  if (node && (node.process.exitCode !== null || node.process.signalCode !== null)) {
+    console.error(`node ${node.nodeId} exited early (code ${node.process.exitCode}, signal ${node.process.signalCode}):\n${node.logs.slice(-40).join('\n')}`);
+  }
   await context?.close();
   await browser?.close();
   await node?.stop();

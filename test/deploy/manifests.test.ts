@@ -218,6 +218,62 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('deploy/compose/patroni.yml (the highly available variant)', () => {
+  const text = read('deploy/compose/patroni.yml');
+  const compose: Doc = parse(text, { merge: true });
+  const services: Record<string, Doc> = compose.services;
+  const members = ['pg-1', 'pg-2', 'pg-3'];
+  const nodes = ['sundial-1', 'sundial-2', 'sundial-3'];
+  const patroni: Doc = parse(read('deploy/compose/patroni/patroni.yml'));
+
+  it('runs etcd, three Patroni members, three nodes and the proxy', () => {
+    expect(Object.keys(services).sort()).toEqual(['etcd', 'proxy', ...members, ...nodes].sort());
+    for (const m of members) {
+      expect(services[m].environment.PATRONI_NAME).toBe(m);
+      expect(services[m].environment.PATRONI_POSTGRESQL_CONNECT_ADDRESS).toBe(`${m}:5432`);
+    }
+  });
+
+  it('points every node at all three members, writable one first found', () => {
+    for (const n of nodes) {
+      const url = services[n].environment.DATABASE_URL as string;
+      const hosts = /@([^/]+)\//.exec(url)![1]!.split(',');
+      expect(hosts).toEqual(members.map((m) => `${m}:5432`));
+      expect(new URL(url.replace(/@[^/]+\//, '@h/')).searchParams.get('target_session_attrs')).toBe('primary');
+      expect(Object.keys(services[n].depends_on).sort()).toEqual(members);
+    }
+  });
+
+  it('ships the failover timings the drill measures, within Patroni\'s rules', () => {
+    const dcs = patroni.bootstrap.dcs;
+    expect(dcs.synchronous_mode).toBe(true);
+    expect(dcs.ttl).toBeGreaterThanOrEqual(20);
+    expect(dcs.loop_wait + 2 * dcs.retry_timeout).toBeLessThanOrEqual(dcs.ttl);
+    // the drill builds its members' configuration from this very file
+    expect(read('bench/chaos-drill.ts')).toContain("'deploy/compose/patroni/patroni.yml'");
+  });
+
+  it('is valid for the Compose CLI, where one is installed (offline: `config` only)', (ctx) => {
+    const dir = join(root, 'deploy/compose');
+    if (onPath('docker') && spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0) {
+      execFileSync('docker', ['compose', '-f', 'patroni.yml', 'config', '--quiet'], { cwd: dir, stdio: 'pipe' });
+      return;
+    }
+    if (onPath('docker-compose')) {
+      const tmp = mkdtempSync(join(tmpdir(), 'sundial-compose-'));
+      try {
+        const file = join(tmp, 'patroni.yml');
+        writeFileSync(file, `version: "2.4"\n${text.replace(/^name:.*$/m, '')}`);
+        execFileSync('docker-compose', ['-f', file, '--project-directory', dir, 'config', '--quiet'], { stdio: 'pipe' });
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+      return;
+    }
+    ctx.skip();
+  });
+});
+
 describe('Kubernetes manifests', () => {
   const dir = join(root, 'deploy/kubernetes');
   const files: string[] = [];

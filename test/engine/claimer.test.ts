@@ -112,10 +112,11 @@ describe('claim-ahead', () => {
     const clock = new ManualClock(Date.now());
     await onceTasks(s.sql, 300, new Date(clock.now().getTime() + 15_000));
     await registerNode(s.sql, 'bytes-a');
-    const a = engineNode({ sql: s.sql, nodeId: 'bytes-a', clock, config: { maxInFlightBytes: 100 * 1024 } });
+    const a = engineNode({ sql: s.sql, nodeId: 'bytes-a', clock, config: { maxInFlightBytes: 50 * 1024 } });
     a.claimer.start();
     await a.claimer.idle();
-    expect(a.inFlight.bytes).toBeLessThanOrEqual(100 * 1024 + 50 * 1024);
+    // one batch may overshoot by what its rows brought beyond the estimate
+    expect(a.inFlight.bytes).toBeLessThanOrEqual(50 * 1024 + 50 * 400);
     expect(a.executor.held).toBeGreaterThan(0);
     expect(a.executor.held).toBeLessThan(300);
     await a.claimer.stop();

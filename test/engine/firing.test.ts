@@ -135,7 +135,7 @@ describe('manual triggers and deletes', () => {
     const task = await create({ name: 'later', schedule: { type: 'once', at: at.toISOString() } });
     const res = await api(t.url, 'POST', `/api/tasks/${task.id}/trigger`);
     expect(res.status).toBe(202);
-    expect(res.body.run.trigger).toBe('manual');
+    expect(res.body.trigger).toBe('manual');
     const run = await eventually(async () => (await runsOf(task.id)).find((r) => r.status === 'succeeded'));
     expect(run.trigger).toBe('manual');
     const byNode = await api<{ items: Run[] }>(t.url, 'GET', `/api/runs?taskId=${task.id}&nodeId=${encodeURIComponent(run.nodeId!)}`);

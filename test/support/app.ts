@@ -1,7 +1,7 @@
 // An in-process node on a fresh database: for API and engine tests that need no
 // signals. (Tests that kill nodes use test/support/node.ts.)
 import { pino } from 'pino';
-import { startApp, type App } from '../../src/server/app.js';
+import { startApp, type App, type StartOptions } from '../../src/server/app.js';
 import { defaultSchedulerConfig, type Config, type SchedulerConfig } from '../../src/server/config.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 
@@ -13,7 +13,16 @@ export interface TestApp {
 }
 
 export async function startTestApp(
-  opts: { scheduler?: Partial<SchedulerConfig>; nodeId?: string; db?: TestDatabase; auth?: Config['auth']; webhooks?: Config['webhooks']; host?: string } = {},
+  opts: {
+    scheduler?: Partial<SchedulerConfig>;
+    nodeId?: string;
+    db?: TestDatabase;
+    auth?: Config['auth'];
+    webhooks?: Config['webhooks'];
+    host?: string;
+    clock?: StartOptions['clock'];
+    correctClock?: boolean;
+  } = {},
 ): Promise<TestApp> {
   const db = opts.db ?? (await createTestDatabase());
   const app = await startApp(
@@ -28,7 +37,7 @@ export async function startTestApp(
       auth: opts.auth,
       webhooks: opts.webhooks,
     },
-    { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) },
+    { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), clock: opts.clock, correctClock: opts.correctClock },
   );
   return {
     app,

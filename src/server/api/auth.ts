@@ -18,7 +18,7 @@ import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.js';
-import type { AuthConfig } from '../config.js';
+import { DEFAULT_RATE_LIMIT_PER_MINUTE, type AuthConfig } from '../config.js';
 import type { Sql } from '../store/db.js';
 import { apiTokenInsertIfAbsent, apiTokenList } from '../store/credentials.js';
 
@@ -72,7 +72,7 @@ export async function setupAuth(
   log: Logger,
   print: (text: string) => void = (text) => process.stdout.write(text),
 ): Promise<AuthSetup> {
-  const rateLimitPerMinute = cfg.rateLimitPerMinute;
+  const rateLimitPerMinute = cfg.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE;
   if (cfg.apiTokens.length || cfg.readTokens.length) {
     const tokens = [...cfg.apiTokens.map((t) => known(t, 'admin')), ...cfg.readTokens.map((t) => known(t, 'read'))];
     log.info({ admin: cfg.apiTokens.length, read: cfg.readTokens.length }, 'API tokens required');
@@ -80,7 +80,8 @@ export async function setupAuth(
   }
   if (isLoopbackHost(host)) {
     log.info({ host }, 'API open: listening on loopback only and no SUNDIAL_API_TOKEN is set');
-    return { mode: 'open', loopbackOnly: true, metricsAuth: false, rateLimitPerMinute };
+    // only this machine can call: a backend beside the node is not limited unless asked
+    return { mode: 'open', loopbackOnly: true, metricsAuth: false, rateLimitPerMinute: cfg.rateLimitPerMinute ?? 0 };
   }
   if (cfg.insecureNoAuth) {
     log.warn({ host }, 'API OPEN TO THE NETWORK without a token (--insecure-no-auth): anyone who can reach this port can create webhooks and delete tasks');

@@ -150,6 +150,7 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps) {
       const rows = await runList(sql, {
         taskId: q.taskId,
         origin: queryOrigin(q.origin, 'origin'),
+        keyPrefix: q.keyPrefix,
         nodeId: q.nodeId,
         status: q.status,
         from: queryInstant(q.from, 'from'),

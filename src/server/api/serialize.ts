@@ -27,6 +27,7 @@ export function taskOut(t: TaskRow | TaskWithLastRun, upcoming?: Date[], opts: {
   const lr = t as Partial<TaskWithLastRun>;
   return {
     id: t.id,
+    key: t.key ?? null,
     name: t.name,
     kind: t.kind,
     schedule: scheduleOf(t),
@@ -57,6 +58,7 @@ export function runOut(r: RunRow): Run {
   return {
     id: r.id,
     taskId: r.taskId,
+    taskKey: r.taskKey ?? null,
     taskName: r.taskName,
     scheduledFor: r.scheduledFor.toISOString(),
     startedAt: iso(r.startedAt),

@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import fastifyHelmet from '@fastify/helmet';
-import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -16,8 +15,10 @@ import type { Clock } from '../time/clock.js';
 import type { AllowList } from '../webhooks/ssrf.js';
 import { rateLimitKey, registerAuth, type AuthSetup } from './auth.js';
 import { assertUsableInput } from './input-guard.js';
+import { RateLimiter, registerRateLimit } from './rate-limit.js';
 import { runRoutes } from './runs.js';
 import { taskRoutes } from './tasks.js';
+import { upcomingRoutes } from './upcoming.js';
 import { webhookRoutes } from './webhooks.js';
 import { validationToApiError, validatorCompiler } from './validation.js';
 
@@ -72,7 +73,7 @@ const FASTIFY_ERRORS: Record<string, [keyof typeof ERRORS, string]> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'],
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['VALIDATION_FAILED', 'content-length does not match the body'],
   FST_ERR_CTP_EMPTY_JSON_BODY: ['INVALID_JSON', 'the body is empty; send a JSON object'],
-  FST_ERR_CTP_BODY_TOO_LARGE: ['BODY_TOO_LARGE', `the body is over ${LIMITS.bodyMaxBytes} bytes`],
+  FST_ERR_CTP_BODY_TOO_LARGE: ['BODY_TOO_LARGE', `the body is over ${LIMITS.bodyMaxBytes} bytes (${LIMITS.batchBodyMaxBytes} for POST /api/tasks/batch)`],
   FST_ERR_CTP_INVALID_JSON_BODY: ['INVALID_JSON', 'the body is not valid JSON'],
 };
 
@@ -108,21 +109,8 @@ export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
   });
   registerAuth(app, auth);
   if (auth.rateLimitPerMinute > 0) {
-    // Per node, in memory: a cluster of n nodes lets a client make n times this.
-    await app.register(fastifyRateLimit, {
-      global: true,
-      max: auth.rateLimitPerMinute,
-      timeWindow: 60_000,
-      hook: 'onRequest',
-      keyGenerator: rateLimitKey,
-      // health checks, the UI's files and the long-lived event stream are not counted
-      allowList: (req) => {
-        const path = req.url.split('?', 1)[0]!;
-        return !path.startsWith('/api/') || path === '/api/events' || path.startsWith('/api/docs');
-      },
-      errorResponseBuilder: (_req, ctx) =>
-        new ApiError('RATE_LIMITED', `too many requests: at most ${ctx.max} a minute per token (or per address without one); retry in ${ctx.after}`),
-    });
+    // after the auth hook, so a token's requests are counted against the token
+    registerRateLimit(app, new RateLimiter(auth.rateLimitPerMinute), rateLimitKey);
   }
   // Values PostgreSQL cannot store, or nesting that would blow a stack, are a 400 that
   // names the field, whatever the route.
@@ -165,7 +153,7 @@ export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
 
   await app.register(fastifySwagger, {
     openapi: {
-      openapi: '3.0.3',
+      openapi: '3.1.0',
       info: {
         title: 'Sundial',
         version: deps.version,
@@ -180,7 +168,7 @@ export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs', uiConfig: { validatorUrl: null } as never });
-  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => openApiDocument(app));
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', nodeId: deps.nodeId }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
@@ -224,13 +212,14 @@ export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
 
   taskRoutes(app, deps);
   runRoutes(app, deps);
+  upcomingRoutes(app, deps);
   webhookRoutes(app, deps);
 
   const webRoot = deps.webRoot ?? (existsSync(DEFAULT_WEB_ROOT + 'index.html') ? DEFAULT_WEB_ROOT : undefined);
   if (webRoot) {
     await app.register(fastifyStatic, { root: webRoot, wildcard: false, index: 'index.html' });
   } else {
-    app.get('/', (_req, reply) =>
+    app.get('/', { schema: { hide: true } }, (_req, reply) =>
       reply.type('text/html').send('<!doctype html><title>Sundial</title><p>The web UI is not built. Run <code>npm run build</code>. The API is at <a href="/api/docs">/api/docs</a>.</p>'),
     );
   }
@@ -245,4 +234,20 @@ function isDataException(err: { code?: string; severity?: string }): boolean {
 function isDbUnavailable(err: { code?: string; errno?: string }): boolean {
   const code = err.code ?? err.errno ?? '';
   return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', '57P01', '57P03', '08006', '08001', '25006'].includes(code);
+}
+
+/**
+ * The OpenAPI document. Fastify names a wildcard parameter "*"; the document calls it
+ * {key} (the by-key routes), a name clients can bind.
+ */
+export function openApiDocument(app: FastifyInstance): Record<string, unknown> {
+  const doc = structuredClone(app.swagger()) as { paths: Record<string, Record<string, { parameters?: { in: string; name: string }[] }>> };
+  for (const path of Object.keys(doc.paths)) {
+    if (!path.includes('{*}')) continue;
+    const item = doc.paths[path]!;
+    for (const op of Object.values(item)) for (const p of op.parameters ?? []) if (p.in === 'path' && p.name === '*') p.name = 'key';
+    doc.paths[path.replace('{*}', '{key}')] = item;
+    delete doc.paths[path];
+  }
+  return doc;
 }

@@ -12,6 +12,8 @@ import { BlockedTargetError, checkLiteral, EMPTY_ALLOW_LIST, type AllowList } fr
 export interface InputOptions {
   /** the SSRF allow-list: a webhook URL naming a refused IP literal is rejected at once */
   allow?: AllowList;
+  /** keyed puts: a past one-time instant is judged against the task it replaces (replacePlan) */
+  allowPast?: boolean;
 }
 
 export const WEBHOOK_DEFAULTS = { method: 'POST', timeoutMs: 10_000, maxAttempts: 3 } as const;
@@ -86,6 +88,8 @@ const MAX_INSTANT = Date.UTC(2200, 0, 1);
 /** A one-time task this far in the past is still "now" (client clock skew, latency). */
 const PAST_TOLERANCE_MS = 1000;
 
+const isPast = (at: Date, now: Date) => at.getTime() < now.getTime() - PAST_TOLERANCE_MS;
+
 function instant(value: string, field: string): Date {
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) throw fieldError('VALIDATION_FAILED', field, `${field} is not a valid date-time`);
@@ -125,7 +129,7 @@ type ScheduleColumns = Pick<TaskInsert, 'kind' | 'runAt' | 'cronExpression' | 't
 export function scheduleColumns(s: Schedule, now: Date, runImmediatelyIfPast: boolean): ScheduleColumns {
   if (s.type === 'once') {
     const at = instant(s.at, 'schedule.at');
-    if (at.getTime() < now.getTime() - PAST_TOLERANCE_MS && !runImmediatelyIfPast) {
+    if (isPast(at, now) && !runImmediatelyIfPast) {
       throw fieldError('SCHEDULE_IN_PAST', 'schedule.at', `schedule.at ${at.toISOString()} is in the past; send "runImmediatelyIfPast": true to run it now`);
     }
     return { kind: 'once', runAt: at, cronExpression: null, timezone: 'UTC', startAt: null, endAt: null, nextRunAt: at };
@@ -153,8 +157,9 @@ export function requestHash(body: unknown): string {
 }
 
 export function taskInsertFromCreate(body: TaskCreate, now: Date, idempotencyKey: string | null, opts: InputOptions = {}): TaskInsert {
-  const cols = scheduleColumns(body.schedule, now, body.runImmediatelyIfPast ?? false);
+  const cols = scheduleColumns(body.schedule, now, body.runImmediatelyIfPast ?? (opts.allowPast || false));
   return {
+    key: body.key ?? null,
     name: checkName(body.name),
     ...cols,
     payload: checkPayload(body.payload),
@@ -165,6 +170,68 @@ export function taskInsertFromCreate(body: TaskCreate, now: Date, idempotencyKey
     state: 'active',
     idempotencyKey,
     idempotencyHash: idempotencyKey ? requestHash(body) : null,
+  };
+}
+
+/** JSON with object keys sorted: jsonb does not keep key order, so compare this way. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  );
+}
+
+const time = (d: Date | null) => (d ? d.getTime() : null);
+
+function sameSchedule(a: TaskRow, b: TaskInsert): boolean {
+  return (
+    a.kind === b.kind &&
+    time(a.runAt) === time(b.runAt) &&
+    a.cronExpression === b.cronExpression &&
+    a.timezone === b.timezone &&
+    time(a.startAt) === time(b.startAt) &&
+    time(a.endAt) === time(b.endAt)
+  );
+}
+
+function sameDefinition(a: TaskRow, b: TaskInsert): boolean {
+  return (
+    a.name === b.name &&
+    a.misfirePolicy === b.misfirePolicy &&
+    a.overlapPolicy === b.overlapPolicy &&
+    (a.maxLatenessMs ?? null) === (b.maxLatenessMs ?? null) &&
+    canonical(a.payload ?? null) === canonical(b.payload ?? null) &&
+    canonical(a.action) === canonical(b.action)
+  );
+}
+
+/**
+ * What a put (create-or-replace by key) does to the task holding the key. Keyed bodies
+ * are parsed with past instants allowed (`allowPast`), because sending the same
+ * definition again after a one-time task fired must change nothing; a past instant is
+ * refused here only where it would create or reschedule.
+ *  - identical definition: nothing (null); claimed occurrences stay;
+ *  - same schedule, other fields: those fields change; state and next occurrence stay;
+ *  - another schedule: restarts from it (a completed one-time task with a future `at`
+ *    is active again), claimed occurrences of the old one are cancelled; a paused task
+ *    stays paused.
+ */
+export function replacePlan(now: Date, runImmediatelyIfPast: (wanted: TaskInsert) => boolean) {
+  const refusePast = (wanted: TaskInsert) => {
+    if (wanted.kind === 'once' && isPast(wanted.runAt!, now) && !runImmediatelyIfPast(wanted)) {
+      throw fieldError('SCHEDULE_IN_PAST', 'schedule.at', `schedule.at ${wanted.runAt!.toISOString()} is in the past; send "runImmediatelyIfPast": true to run it now`);
+    }
+  };
+  return (current: TaskRow | undefined, wanted: TaskInsert): { row: TaskInsert; rescheduled: boolean } | null => {
+    if (!current) {
+      refusePast(wanted);
+      return { row: wanted, rescheduled: false };
+    }
+    const schedule = sameSchedule(current, wanted);
+    if (schedule && sameDefinition(current, wanted)) return null;
+    if (schedule) return { row: { ...wanted, state: current.state, nextRunAt: current.nextRunAt }, rescheduled: false };
+    refusePast(wanted);
+    const paused = current.state === 'paused';
+    return { row: { ...wanted, state: paused ? 'paused' : 'active', nextRunAt: paused ? null : wanted.nextRunAt }, rescheduled: true };
   };
 }
 

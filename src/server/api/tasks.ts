@@ -1,16 +1,42 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { Run, Task, TaskCreate, TaskListQuery, TaskPage, TaskPatch, ErrorBody } from '../../shared/schemas.js';
+import {
+  BatchCreate, BatchResult, Cancelled, ErrorBody, LIMITS, PurgeQuery, Run, Task, TaskCreate, TaskDeleteQuery, TaskKey,
+  TaskListQuery, TaskPage, TaskPatch, type TaskDeleteQuery as TaskDeleteQueryT,
+} from '../../shared/schemas.js';
 import { ApiError } from '../errors.js';
-import { taskDelete, taskGet, taskInsert, taskList, taskUpdate, type TaskChange } from '../store/tasks.js';
+import {
+  PutRejected, taskBatchAnswer, taskBatchClaim, taskCount, taskDelete, taskGet, taskGetByKey, taskInsert, taskList,
+  tasksDeleteByKeyPrefix, tasksGetByIds, tasksPut, taskUpdate, type TaskChange, type TaskInsert, type TaskRow,
+} from '../store/tasks.js';
 import { runInsertManual } from '../store/runs.js';
+import type { Tx } from '../store/db.js';
 import { scheduleCron } from '../time/schedule.js';
 import type { ApiDeps } from './server.js';
 import { assertTaskId, decodeCursor, encodeCursor, runOut, taskOut } from './serialize.js';
-import { requestHash, resumeChange, taskChangeFromPatch, taskInsertFromCreate } from './task-input.js';
+import { replacePlan, requestHash, resumeChange, taskChangeFromPatch, taskInsertFromCreate } from './task-input.js';
+import { compileBodyValidator, validationToApiError } from './validation.js';
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
+const KeyParams = Type.Object({ '*': TaskKey });
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+
+/** The batch envelope is checked first; its items one by one, so every bad item is named. */
+const BatchEnvelope = {
+  type: 'object',
+  required: ['tasks'],
+  additionalProperties: false,
+  properties: { tasks: { type: 'array', minItems: 1, maxItems: LIMITS.bulkMaxTasks } },
+};
+const checkItem = compileBodyValidator(TaskCreate);
+
+/** `Prefer: return=minimal` (RFC 7240): answer with ids and outcomes only. */
+const wantsMinimal = (prefer: string | string[] | undefined) =>
+  [prefer ?? []].flat().some((p) => /(^|[,;\s])return\s*=\s*"?minimal"?/i.test(p));
+
+function keyNotFound(key: string): ApiError {
+  return new ApiError('TASK_NOT_FOUND', `no task with key ${JSON.stringify(key)}`, { field: 'key' });
+}
 
 export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
   const { sql, clock } = deps;
@@ -33,7 +59,13 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
     async (req, reply) => {
       const key = req.headers['idempotency-key'] ?? null;
       const row = taskInsertFromCreate(req.body, clock.now(), key, inputOpts);
-      const { task, created } = await taskInsert(sql, row, soon(row.nextRunAt));
+      const { task, created, keyTaken } = await taskInsert(sql, row, soon(row.nextRunAt));
+      if (keyTaken) {
+        throw new ApiError('TASK_KEY_IN_USE', `key ${JSON.stringify(row.key)} is held by task ${keyTaken.id}; PUT /api/tasks/by-key/${row.key} replaces it`, {
+          field: 'key',
+          taskId: keyTaken.id,
+        });
+      }
       if (!created && task.idempotencyHash !== requestHash(req.body)) {
         throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different request', {
           field: 'header.idempotency-key',
@@ -41,9 +73,210 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
         });
       }
       if (!created) reply.header('idempotent-replayed', 'true');
-      const full = await taskGet(sql, task.id);
+      // a new task has no runs: the row is the whole answer
+      const full = created ? task : await taskGet(sql, task.id);
+      if (created) deps.hub.publish({ type: 'tasks', taskId: task.id, change: 'created' });
       return reply.code(created ? 201 : 200).header('location', `/api/tasks/${task.id}`).send(taskOut(full ?? task));
     },
+  );
+
+  /**
+   * Validates every item (all of them: the answer names each bad one), then stores
+   * them in one transaction. Keyed items are upserts.
+   */
+  const parseItems = (bodies: unknown[], now: Date) => {
+    const problems: { field: string; code: string; message: string }[] = [];
+    const rows: TaskInsert[] = [];
+    const explicitPast = new WeakSet<TaskInsert>();
+    const seen = new Map<string, number>();
+    for (let i = 0; i < bodies.length && problems.length < LIMITS.batchMaxErrors; i++) {
+      const prefix = `tasks[${i}]`;
+      const body = bodies[i];
+      try {
+        if (!checkItem(body)) throw validationToApiError(checkItem.errors!, 'body');
+        const b = body as TaskCreate;
+        const row = taskInsertFromCreate(b, now, null, { ...inputOpts, allowPast: b.key !== undefined });
+        if (b.runImmediatelyIfPast) explicitPast.add(row);
+        if (row.key !== null) {
+          const first = seen.get(row.key);
+          if (first !== undefined) {
+            throw new ApiError('VALIDATION_FAILED', `key ${JSON.stringify(row.key)} is also used by tasks[${first}]`, { field: 'key' });
+          }
+          seen.set(row.key, i);
+        }
+        rows.push(row);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        const field = err.details?.field && err.details.field !== 'body' ? `${prefix}.${String(err.details.field)}` : prefix;
+        problems.push({ field, code: err.code, message: `${prefix}: ${err.message}` });
+      }
+    }
+    return { rows, problems, explicitPast };
+  };
+
+  const batchRejected = (problems: { field: string; code: string; message: string }[], total: number) =>
+    new ApiError('BATCH_INVALID', `${problems.length}${problems.length >= LIMITS.batchMaxErrors ? '+' : ''} of ${total} tasks are invalid; nothing was stored`, {
+      field: problems[0]!.field,
+      errors: problems,
+    });
+
+  /** One transaction: validate against what the keys hold, store, answer. */
+  const put = async (rows: TaskInsert[], explicitPast: WeakSet<TaskInsert>, now: Date, tx: Tx) => {
+    try {
+      return await tasksPut(tx, rows, replacePlan(now, (w) => explicitPast.has(w)), new Date(now.getTime() + deps.lookaheadMs));
+    } catch (err) {
+      if (!(err instanceof PutRejected)) throw err;
+      throw batchRejected(
+        err.items.map(({ index, error }) => {
+          const e = error instanceof ApiError ? error : new ApiError('VALIDATION_FAILED', String(error));
+          const prefix = `tasks[${index}]`;
+          return { field: `${prefix}.${String(e.details?.field ?? '')}`.replace(/\.$/, ''), code: e.code, message: `${prefix}: ${e.message}` };
+        }),
+        rows.length,
+      );
+    }
+  };
+
+  app.post<{ Body: BatchCreate; Headers: { 'idempotency-key'?: string; prefer?: string } }>(
+    '/api/tasks/batch',
+    {
+      bodyLimit: LIMITS.batchBodyMaxBytes,
+      // the envelope here; items in parseItems, so every invalid one is listed
+      validatorCompiler: ({ httpPart, schema }) =>
+        httpPart === 'body' ? compileBodyValidator(BatchEnvelope) : compileBodyValidator(schema as object),
+      schema: {
+        summary: `Create or replace up to ${LIMITS.bulkMaxTasks} tasks at once, all or nothing`,
+        description: `One transaction. Items with a key are upserts (as PUT /api/tasks/by-key/{key}). If any item is invalid the answer is 400 BATCH_INVALID listing up to ${LIMITS.batchMaxErrors} of them in details.errors (field like "tasks[17].schedule.at") and nothing is stored. Body limit ${LIMITS.batchBodyMaxBytes / 1024 / 1024} MiB. Send "Prefer: return=minimal" to get only ids and outcomes. An Idempotency-Key makes a replay return the first answer.`,
+        tags: ['tasks'],
+        body: BatchCreate,
+        headers: Type.Object({
+          'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+          prefer: Type.Optional(Type.String({ maxLength: 200, description: 'return=minimal: only id, key and outcome per item' })),
+        }),
+        response: { 200: BatchResult, 201: BatchResult, 413: ErrorBody, 422: ErrorBody, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const now = clock.now();
+      const bodies = req.body.tasks as unknown[];
+      req.chargeRateLimit?.(bodies.length - 1);
+      const { rows, problems, explicitPast } = parseItems(bodies, now);
+      if (problems.length) throw batchRejected(problems, bodies.length);
+      const minimal = wantsMinimal(req.headers.prefer);
+      const idem = req.headers['idempotency-key'];
+      const hash = idem ? requestHash(req.body) : '';
+      const answer = await sql.begin(async (tx) => {
+        if (idem) {
+          const first = await taskBatchClaim(tx, idem, hash);
+          if (first) return { replay: true as const, ...first };
+        }
+        const { results } = await put(rows, explicitPast, now, tx);
+        let items: unknown[];
+        if (minimal) items = results.map((r, i) => ({ id: r.id, key: rows[i]!.key, outcome: r.outcome }));
+        else {
+          const byId = new Map((await tasksGetByIds(tx, results.map((r) => r.id))).map((t) => [t.id, t]));
+          items = results.map((r) => ({ ...taskOut(byId.get(r.id)!), outcome: r.outcome }));
+        }
+        const response = { items };
+        if (idem) await taskBatchAnswer(tx, idem, 201, response);
+        return { replay: false as const, status: 201, response, requestHash: hash };
+      });
+      if (answer.replay) {
+        if (answer.requestHash !== hash) {
+          throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different batch', { field: 'header.idempotency-key' });
+        }
+        reply.header('idempotent-replayed', 'true');
+      }
+      // 1,000 items: plain JSON.stringify beats the schema serializer's anyOf per item
+      return reply.code(answer.status).type('application/json').serializer(JSON.stringify).send(answer.response);
+    },
+  );
+
+  const putByKey = async (key: string, body: TaskCreate) => {
+    if (body.key !== undefined && body.key !== key) {
+      throw new ApiError('VALIDATION_FAILED', `key in the body (${JSON.stringify(body.key)}) differs from the key in the path`, { field: 'key' });
+    }
+    const now = clock.now();
+    const row = taskInsertFromCreate({ ...body, key }, now, null, { ...inputOpts, allowPast: true });
+    const explicitPast = new WeakSet<TaskInsert>();
+    if (body.runImmediatelyIfPast) explicitPast.add(row);
+    const result = await sql.begin(async (tx) => {
+      try {
+        return (await tasksPut(tx, [row], replacePlan(now, (w) => explicitPast.has(w)), new Date(now.getTime() + deps.lookaheadMs))).results[0]!;
+      } catch (err) {
+        if (err instanceof PutRejected) throw err.items[0]!.error;
+        throw err;
+      }
+    });
+    if (result.outcome !== 'unchanged') deps.hub.publish({ type: 'tasks', taskId: result.id, change: result.outcome === 'created' ? 'created' : 'updated' });
+    return result;
+  };
+
+  app.put<{ Params: { '*': string }; Body: TaskCreate }>(
+    '/api/tasks/by-key/*',
+    {
+      schema: {
+        summary: 'Create (201) or replace (200) the task with this key',
+        description:
+          'The key is the rest of the path, slashes included. Replacing with an identical definition changes nothing; a new schedule restarts the task from it (a completed one-time task with a future "at" fires again) and cancels what the old one had claimed.',
+        tags: ['tasks'],
+        params: KeyParams,
+        body: TaskCreate,
+        response: { 200: Task, 201: Task, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const key = req.params['*'];
+      const result = await putByKey(key, req.body);
+      const task = await taskGet(sql, result.id);
+      return reply
+        .code(result.outcome === 'created' ? 201 : 200)
+        .header('location', `/api/tasks/${result.id}`)
+        .header('sundial-outcome', result.outcome)
+        .send(taskOut(task!, undefined, redact(req)));
+    },
+  );
+
+  const byKey = async (key: string): Promise<TaskRow> => {
+    const t = await taskGetByKey(sql, key);
+    if (!t) throw keyNotFound(key);
+    return t;
+  };
+
+  app.get<{ Params: { '*': string } }>(
+    '/api/tasks/by-key/*',
+    { schema: { summary: 'The task with this key', tags: ['tasks'], params: KeyParams, response: { 200: Task, ...errors } } },
+    async (req) => detail(await byKey(req.params['*']), req),
+  );
+
+  app.patch<{ Params: { '*': string }; Body: TaskPatch; Headers: { 'if-match'?: string } }>(
+    '/api/tasks/by-key/*',
+    { schema: { summary: 'Edit the task with this key (as PATCH /api/tasks/{id})', tags: ['tasks'], params: KeyParams, body: TaskPatch, response: { 200: Task, ...errors } } },
+    async (req, reply) => patch((await byKey(req.params['*'])).id, req.body, req.headers['if-match'], reply),
+  );
+
+  app.delete<{ Params: { '*': string }; Querystring: { purge?: boolean } }>(
+    '/api/tasks/by-key/*',
+    { schema: { summary: 'Delete the task with this key; the key is free again', tags: ['tasks'], params: KeyParams, querystring: PurgeQuery, response: { 404: ErrorBody } } },
+    async (req, reply) => {
+      const t = await byKey(req.params['*']);
+      if (!(await taskDelete(sql, t.id, req.query.purge))) throw keyNotFound(req.params['*']);
+      return reply.code(204).send();
+    },
+  );
+
+  app.delete<{ Querystring: TaskDeleteQueryT }>(
+    '/api/tasks',
+    {
+      schema: {
+        summary: 'Delete every task whose key starts with keyPrefix',
+        description: 'In bounded transactions; occurrences already claimed are cancelled too. keyPrefix is required and may not be empty.',
+        tags: ['tasks'],
+        querystring: TaskDeleteQuery,
+        response: { 200: Cancelled, 400: ErrorBody },
+      },
+    },
+    async (req) => ({ cancelled: await tasksDeleteByKeyPrefix(sql, req.query.keyPrefix, { purge: req.query.purge }) }),
   );
 
   app.get<{ Querystring: TaskListQuery }>(
@@ -52,18 +285,17 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
     async (req) => {
       const limit = req.query.limit ?? 50;
       const after = decodeCursor(req.query.cursor);
-      const rows = await taskList(sql, {
-        state: req.query.state,
-        kind: req.query.kind,
-        q: req.query.q,
-        limit: limit + 1,
-        after: after && { createdAt: after.at, id: after.id },
-      });
+      const filter = { state: req.query.state, kind: req.query.kind, q: req.query.q, keyPrefix: req.query.keyPrefix };
+      const [rows, total] = await Promise.all([
+        taskList(sql, { ...filter, limit: limit + 1, after: after && { createdAt: after.at, id: after.id } }),
+        req.query.count ? taskCount(sql, filter) : undefined,
+      ]);
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return {
         items: page.map((t) => taskOut(t, undefined, redact(req))),
         nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+        ...(total !== undefined ? { total } : {}),
       };
     },
   );
@@ -74,14 +306,18 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
     async (req) => {
       const t = await taskGet(sql, assertTaskId(req.params.id));
       if (!t) throw new ApiError('TASK_NOT_FOUND', `no task with id ${req.params.id}`, { field: 'id' });
+      return detail(t, req);
+    },
+  );
+
+  function detail(t: TaskRow, req: FastifyRequest) {
       let upcoming: Date[] = [];
       if (t.nextRunAt && t.kind === 'cron') {
         const cron = scheduleCron(t);
         upcoming = [t.nextRunAt, ...cron.next(t.nextRunAt, 4)];
       } else if (t.nextRunAt) upcoming = [t.nextRunAt];
       return taskOut(t, upcoming, redact(req));
-    },
-  );
+  }
 
   const update = async (
     id: string,
@@ -110,21 +346,23 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
   app.patch<{ Params: { id: string }; Body: TaskPatch; Headers: { 'if-match'?: string } }>(
     '/api/tasks/:id',
     { schema: { summary: 'Edit a task (optimistic concurrency via version or If-Match)', tags: ['tasks'], params: IdParams, body: TaskPatch, response: { 200: Task, ...errors } } },
-    async (req, reply) => {
-      const version = ifMatch(req.headers['if-match'], req.body.version);
-      const out = await update(req.params.id, version, (current) => {
-        const { change, cancelPending, wake } = taskChangeFromPatch(req.body, current, clock.now(), inputOpts);
-        return { change, cancelPending, notice: 'updated', wake: wake && soon(change.nextRunAt) };
-      });
-      return reply.header('etag', `"${out.version}"`).send(out);
-    },
+    async (req, reply) => patch(req.params.id, req.body, req.headers['if-match'], reply),
   );
 
-  app.delete<{ Params: { id: string } }>(
+  async function patch(id: string, body: TaskPatch, ifMatchHeader: string | undefined, reply: FastifyReply) {
+    const version = ifMatch(ifMatchHeader, body.version);
+    const out = await update(id, version, (current) => {
+      const { change, cancelPending, wake } = taskChangeFromPatch(body, current, clock.now(), inputOpts);
+      return { change, cancelPending, notice: 'updated', wake: wake && soon(change.nextRunAt) };
+    });
+    return reply.header('etag', `"${out.version}"`).send(out);
+  }
+
+  app.delete<{ Params: { id: string }; Querystring: { purge?: boolean } }>(
     '/api/tasks/:id',
-    { schema: { summary: 'Delete a task; nothing more fires, its history stays', tags: ['tasks'], params: IdParams, response: { 404: ErrorBody } } },
+    { schema: { summary: 'Delete a task; nothing more fires, its history stays', tags: ['tasks'], params: IdParams, querystring: PurgeQuery, response: { 404: ErrorBody } } },
     async (req, reply) => {
-      if (!(await taskDelete(sql, assertTaskId(req.params.id)))) {
+      if (!(await taskDelete(sql, assertTaskId(req.params.id), req.query.purge))) {
         throw new ApiError('TASK_NOT_FOUND', `no task with id ${req.params.id}`, { field: 'id' });
       }
       return reply.code(204).send();
@@ -160,13 +398,13 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
         summary: 'Run now, once, without disturbing the schedule',
         tags: ['tasks'],
         params: IdParams,
-        response: { 202: Type.Object({ run: Run }), ...errors },
+        response: { 202: Run, ...errors },
       },
     },
     async (req, reply) => {
       const run = await runInsertManual(sql, assertTaskId(req.params.id));
       if (!run) throw new ApiError('TASK_NOT_FOUND', `no task with id ${req.params.id}`, { field: 'id' });
-      return reply.code(202).send({ run: runOut(run) });
+      return reply.code(202).send(runOut(run));
     },
   );
 

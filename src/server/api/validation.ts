@@ -60,3 +60,8 @@ export function validationToApiError(errors: ErrorObject[], part: string): ApiEr
   }
   return new ApiError('VALIDATION_FAILED', `${field || part} ${message}`, { field: field || part });
 }
+
+/** A body validator for one schema, for bodies checked item by item (a batch). */
+export function compileBodyValidator(schema: object) {
+  return bodyAjv.compile(schema);
+}

@@ -247,12 +247,15 @@ export class Claimer implements Service {
   /** Re-reads held runs of edited tasks, so they fire as the task is now. */
   private async refreshEdited() {
     const { sql, nodeId, executor } = this.deps;
-    for (const taskId of [...this.refresh]) {
-      this.refresh.delete(taskId);
-      const fresh = await runsPendingOfNode(sql, nodeId, taskId);
-      const ids = new Set(fresh.map((r) => r.id));
-      executor.forget(ids);
+    const taskIds = [...this.refresh];
+    this.refresh.clear();
+    try {
+      const fresh = await runsPendingOfNode(sql, nodeId, taskIds);
+      executor.forget(new Set(fresh.map((r) => r.id)));
       executor.hold(fresh);
+    } catch (err) {
+      for (const id of taskIds) this.refresh.add(id);
+      throw err;
     }
   }
 }

@@ -62,11 +62,13 @@ export class Heartbeat implements Service, FiringGate {
 
   constructor(private readonly deps: HeartbeatDeps) {}
 
-  start(): void {
+  /** Starts beating; resolves after the first beat (so the clock offset is known before anything fires). */
+  async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
     this.lastTickMono = this.deps.clock.monotonicMs();
     this.tick();
+    await this.beat;
   }
 
   async stop(): Promise<void> {

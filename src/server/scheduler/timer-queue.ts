@@ -39,11 +39,6 @@ export class TimerQueue<T> {
     return removed;
   }
 
-  /** Every item, in no particular order. */
-  items(): T[] {
-    return this.heap.map((e) => e.item);
-  }
-
   drain(): T[] {
     const all = this.heap.map((e) => e.item);
     this.heap = [];

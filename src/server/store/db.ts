@@ -20,6 +20,11 @@ export interface DbOptions {
   prepare?: boolean;
 }
 
+/** target_session_attrs of a URL ('' when absent). */
+function sessionAttrs(url: string): string {
+  return /[?&]target_session_attrs=([^&]*)/.exec(url)?.[1] ?? '';
+}
+
 /** A URL naming several hosts (postgres://a:5432,b:5432/db): a primary and its standbys. */
 export function isMultiHost(url: string): boolean {
   return /^[a-z]+:\/\/[^/]*,/i.test(url);
@@ -31,9 +36,13 @@ export function isMultiHost(url: string): boolean {
  * on their next tick (the claimer within a second, the recorder every 0.5 s), so claims
  * and results resume as soon as a primary accepts writes.
  *
- * Failover: a URL naming several hosts tries them in order and, unless the URL says
- * otherwise, keeps only a server that accepts writes (target_session_attrs=read-write),
- * so the pool follows the promoted standby. A host that does not answer costs
+ * Failover: a URL naming several hosts tries them in order and keeps only a server
+ * that is not a standby (target_session_attrs=primary), so the pool follows the
+ * promoted standby. `read-write` is read as `primary` too: postgres.js 3.4.9 decides
+ * read-write from the default_transaction_read_only a server reports at startup (off on
+ * a hot standby, which is read-only by recovery, not by that setting), so it accepted a
+ * standby and every write failed there until the pool recycled (the failover drill: a
+ * promotion of the third host left the nodes on the second, a standby, for minutes). A host that does not answer costs
  * CONNECT_TIMEOUT_S before the next is tried; TCP keepalives find a dead server under an
  * idle connection, and statement_timeout bounds a statement stuck on the server.
  */
@@ -45,7 +54,7 @@ export function connect(opts: DbOptions): Sql {
     idle_timeout: 60,
     connect_timeout: CONNECT_TIMEOUT_S,
     keep_alive: KEEPALIVE_S,
-    ...(multiHost && !/[?&]target_session_attrs=/.test(opts.url) ? { target_session_attrs: 'read-write' as const } : {}),
+    ...(multiHost && /^(|read-write)$/.test(sessionAttrs(opts.url)) ? { target_session_attrs: 'primary' as const } : {}),
     // Reconnect attempts after failures: postgres.js waits (0.5–1) × min(3^n / 100, 20) s
     // by default, n counting failed connects across the pool, so after a few seconds of
     // outage the pool waits 10–20 s before trying again and the node stayed blind that

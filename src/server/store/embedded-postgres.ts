@@ -25,6 +25,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Embedded PostgreSQL cannot run here for a reason the operator can fix; the message says how. */
+export class StartupRefused extends Error {}
+
 /** Starts embedded PostgreSQL in a supervised child process (see embedded-postgres-child.ts). */
 export async function startEmbeddedPostgres(dataDir: string, port?: number): Promise<EmbeddedPostgresHandle> {
   const pgPort = port ?? (await freePort());
@@ -37,7 +40,7 @@ export async function startEmbeddedPostgres(dataDir: string, port?: number): Pro
   const ready = await new Promise<ChildMessage & { type: 'ready' }>((resolve, reject) => {
     child.on('message', (m: ChildMessage) => {
       if (m.type === 'ready') resolve(m);
-      else reject(new Error(m.message));
+      else reject(m.clear ? new StartupRefused(m.message) : new Error(m.message));
     });
     child.once('exit', (code) => reject(new Error(`embedded PostgreSQL supervisor exited with code ${code}`)));
   });

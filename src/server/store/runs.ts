@@ -2,6 +2,7 @@
 import type { Sql, Tx } from './db.js';
 import type { Action, Delivery } from '../../shared/schemas.js';
 import { notify, noticeSql } from './notices.js';
+import { keyRange } from './tasks.js';
 import type { ClaimPlan, DueTask, HeldOccurrence } from '../scheduler/plan.js';
 
 export type RunStatusRow = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
@@ -10,6 +11,8 @@ export interface RunRow {
   id: string;
   taskId: string;
   taskName: string;
+  /** joined from the task; kept after it is deleted */
+  taskKey?: string | null;
   scheduledFor: Date;
   trigger: 'schedule' | 'manual';
   status: RunStatusRow;
@@ -160,18 +163,18 @@ export async function runsClaimOrphaned(
 }
 
 /**
- * This node's own pending runs, optionally of one task. After a claim whose COMMIT may
+ * This node's own pending runs, optionally of some tasks only. After a claim whose COMMIT may
  * have reached the server while the connection broke, the node owns runs it never
  * received; the rescue never looks at a live node's runs, so the node finds them here
  * (runs_open_owner_idx) and adopts or releases them. Also used to re-read held runs
  * after their task was edited.
  */
-export async function runsPendingOfNode(sql: Sql, nodeId: string, taskId?: string): Promise<ClaimedRun[]> {
+export async function runsPendingOfNode(sql: Sql, nodeId: string, taskIds?: string[]): Promise<ClaimedRun[]> {
   return sql<ClaimedRun[]>`
     select ${claimedColumns(sql)}, false as rescued
     from runs r join tasks t on t.id = r.task_id
     where r.node_id = ${nodeId} and r.status = 'pending'
-      ${taskId ? sql`and r.task_id = ${taskId}` : sql``}`;
+      ${taskIds ? sql`and r.task_id = any(${taskIds}::uuid[])` : sql``}`;
 }
 
 /**
@@ -422,7 +425,7 @@ export async function runInsertManual(sql: Sql, taskId: string): Promise<RunRow 
     const [run] = await tx<RunRow[]>`
       insert into runs (task_id, scheduled_for, trigger, status, reason)
       select id, now(), 'manual', 'pending', 'run now' from tasks where id = ${taskId} and state <> 'deleted'
-      returning *, (select name from tasks where id = ${taskId}) as task_name`;
+      returning *, (select name from tasks where id = ${taskId}) as task_name, (select key from tasks where id = ${taskId}) as task_key`;
     if (run) {
       await notify(tx, { t: 'task', id: taskId, change: 'triggered', wake: true });
     }
@@ -487,6 +490,7 @@ export interface RunListFilter {
   /** webhook origin, normalized (scheme://host[:port]) */
   origin?: string;
   taskId?: string;
+  keyPrefix?: string;
   nodeId?: string;
   status?: string;
   from?: Date;
@@ -495,10 +499,21 @@ export interface RunListFilter {
   after?: { scheduledFor: Date; id: string };
 }
 
+/**
+ * Runs whose task's key starts with `keyPrefix` are found through the two key indexes
+ * (live tasks, deleted tasks), so a departed user's history stays reachable.
+ */
 export async function runList(sql: Sql, f: RunListFilter): Promise<RunRow[]> {
+  const range = f.keyPrefix ? keyRange(f.keyPrefix) : null;
   return sql<RunRow[]>`
-    select r.*, t.name as task_name from runs r join tasks t on t.id = r.task_id
+    select r.*, t.name as task_name, t.key as task_key from runs r join tasks t on t.id = r.task_id
     where true
+      ${range ? sql`and r.task_id in (
+        select k.id from tasks k where k.state <> 'deleted' and k.key is not null
+          and (k.key collate "C") >= ${range[0]} and (k.key collate "C") < ${range[1]}
+        union all
+        select k.id from tasks k where k.state = 'deleted' and k.key is not null
+          and (k.key collate "C") >= ${range[0]} and (k.key collate "C") < ${range[1]})` : sql``}
       ${f.taskId ? sql`and r.task_id = ${f.taskId}` : sql``}
       ${f.origin ? originFilter(sql, f.origin) : sql``}
       ${f.nodeId ? sql`and r.node_id = ${f.nodeId}` : sql``}
@@ -512,7 +527,7 @@ export async function runList(sql: Sql, f: RunListFilter): Promise<RunRow[]> {
 
 export async function runGet(sql: Sql, id: string): Promise<RunRow | undefined> {
   const [row] = await sql<RunRow[]>`
-    select r.*, t.name as task_name from runs r join tasks t on t.id = r.task_id where r.id = ${id}`;
+    select r.*, t.name as task_name, t.key as task_key from runs r join tasks t on t.id = r.task_id where r.id = ${id}`;
   return row;
 }
 

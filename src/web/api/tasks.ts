@@ -1,11 +1,19 @@
 // Tasks: query keys, fetch functions and mutations. Mutations write the returned task into
 // the detail cache and invalidate lists, so every view shows the server's answer at once.
 import { keepPreviousData, useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
-import type { Run, Task, TaskCreate, TaskPage, TaskPatch, TaskState } from '../../shared/schemas';
+import type { Static } from '@sinclair/typebox';
+import type { Cancelled, Run, Task, TaskCreate, TaskPage, TaskPatch, TaskState } from '../../shared/schemas';
 import { request } from './client';
+
+export type TaskView = Task;
+export type TaskPageView = TaskPage;
 
 export interface TaskListFilters {
   q?: string;
+  /** tasks whose client key starts with this */
+  keyPrefix?: string;
+  /** ask for `total`, the number of tasks matching the filters (not just this page) */
+  count?: boolean;
   state?: TaskState;
   kind?: Task['kind'];
   limit?: number;
@@ -17,10 +25,11 @@ export const taskKeys = {
   lists: () => [...taskKeys.all, 'list'] as const,
   list: (filters: TaskListFilters) => [...taskKeys.lists(), filters] as const,
   detail: (id: string) => [...taskKeys.all, 'detail', id] as const,
+  prefixCount: (keyPrefix: string) => [...taskKeys.all, 'prefix-count', keyPrefix] as const,
 };
 
 export const fetchTasks = (filters: TaskListFilters, signal?: AbortSignal) =>
-  request<TaskPage>('/api/tasks', { query: { ...filters }, signal });
+  request<TaskPageView>('/api/tasks', { query: { ...filters }, signal });
 
 export const fetchTask = (id: string, signal?: AbortSignal) =>
   request<Task>(`/api/tasks/${encodeURIComponent(id)}`, { signal });
@@ -86,7 +95,7 @@ export function useTaskAction(id: string) {
 export function useTriggerTask(id: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: () => request<{ run: Run }>(`/api/tasks/${encodeURIComponent(id)}/trigger`, { method: 'POST' }),
+    mutationFn: () => request<Run>(`/api/tasks/${encodeURIComponent(id)}/trigger`, { method: 'POST' }),
     onSuccess: () => {
       void client.invalidateQueries({ queryKey: ['runs'] });
       void client.invalidateQueries({ queryKey: taskKeys.detail(id) });
@@ -101,6 +110,33 @@ export function useDeleteTask(id: string) {
     onSuccess: () => {
       client.removeQueries({ queryKey: taskKeys.detail(id) });
       void client.invalidateQueries({ queryKey: taskKeys.lists() });
+      void client.invalidateQueries({ queryKey: ['stats'] });
+    },
+  });
+}
+
+/**
+ * How many tasks a cancel-by-prefix would cancel, fetched fresh (never from a cached page)
+ * each time the confirmation opens: the number shown is the number at that moment.
+ */
+export function useTaskPrefixCount(keyPrefix: string, enabled: boolean) {
+  return useQuery({
+    queryKey: taskKeys.prefixCount(keyPrefix),
+    queryFn: ({ signal }) => fetchTasks({ keyPrefix, count: true, limit: 1 }, signal),
+    enabled: enabled && keyPrefix.length > 0,
+    staleTime: 0,
+    gcTime: 0,
+    select: (page) => page.total ?? null,
+  });
+}
+
+export function useCancelByPrefix() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (keyPrefix: string) => request<Static<typeof Cancelled>>('/api/tasks', { method: 'DELETE', query: { keyPrefix } }),
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: taskKeys.all });
+      void client.invalidateQueries({ queryKey: ['runs'] });
       void client.invalidateQueries({ queryKey: ['stats'] });
     },
   });

@@ -3,7 +3,7 @@
 // tabbing through every cell), and optionally "in 4 min" beneath it.
 import { Stack, Text, Tooltip, type MantineSize } from '@mantine/core';
 import { browserTimeZone, formatInstant, formatRelative } from '../lib/time';
-import { useNow } from '../lib/useNow';
+import { useNow, useNowMinute } from '../lib/useNow';
 import { useTimeMode } from './TimeMode';
 
 interface InstantProps {
@@ -16,18 +16,23 @@ interface InstantProps {
   empty?: string;
 }
 
-export function Instant({ iso, ms, relative, compact, size = 'sm', empty = '—' }: InstantProps) {
-  const { mode } = useTimeMode();
-  const now = useNow();
-  if (!iso) {
-    return (
-      <Text size={size} c="dimmed">
-        {empty}
-      </Text>
-    );
-  }
+export function Instant(props: InstantProps) {
+  // Only a relative time needs the second; a compact one needs the day.
+  return props.relative ? <RelativeInstant {...props} /> : <PlainInstant {...props} />;
+}
+
+function RelativeInstant(props: InstantProps) {
+  return <InstantAt {...props} now={useNow()} />;
+}
+
+function PlainInstant(props: InstantProps) {
+  return <InstantAt {...props} now={useNowMinute()} />;
+}
+
+/** The tooltip's text, formatted only when the tooltip is shown. */
+function OtherZones({ iso }: { iso: string }) {
   const local = browserTimeZone();
-  const tooltip = (
+  return (
     <Stack gap={2}>
       <Text size="xs" ff="monospace">
         {formatInstant(iso, { zone: 'utc', ms: true })} UTC
@@ -39,9 +44,20 @@ export function Instant({ iso, ms, relative, compact, size = 'sm', empty = '—'
       )}
     </Stack>
   );
+}
+
+function InstantAt({ iso, ms, relative, compact, size = 'sm', empty = '—', now }: InstantProps & { now: number }) {
+  const { mode } = useTimeMode();
+  if (!iso) {
+    return (
+      <Text size={size} c="dimmed">
+        {empty}
+      </Text>
+    );
+  }
   return (
     <Stack gap={0}>
-      <Tooltip label={tooltip} openDelay={300} withArrow>
+      <Tooltip label={<OtherZones iso={iso} />} openDelay={300} withArrow>
         <Text component="time" dateTime={iso} size={size} ff="monospace" style={{ whiteSpace: 'nowrap' }}>
           {formatInstant(iso, { zone: mode, ms, now: compact ? now : undefined })}
           {mode === 'utc' && <Text span size="xs" c="dimmed"> Z</Text>}

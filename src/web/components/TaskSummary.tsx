@@ -3,6 +3,7 @@ import type { ReactNode } from 'react';
 import { Code, SimpleGrid, Stack, Text } from '@mantine/core';
 import type { Task } from '../../shared/schemas';
 import { RunStatusBadge } from './Badges';
+import { formatDuration } from '../lib/time';
 import { Instant } from './Instant';
 
 function Fact({ label, children }: { label: string; children: ReactNode }) {
@@ -62,6 +63,11 @@ export function TaskSummary({ task }: { task: Task }) {
       <Fact label="Action">
         <ActionFact action={task.action} />
       </Fact>
+      {typeof task.maxLatenessMs === 'number' && (
+        <Fact label="If it would start late">
+          Skip it when more than {task.maxLatenessMs < 1000 ? `${task.maxLatenessMs} ms` : formatDuration(task.maxLatenessMs)} late (recorded as expired)
+        </Fact>
+      )}
       <Fact label="Next run">
         <Instant iso={task.nextRunAt} relative empty={task.state === 'paused' ? 'paused' : 'none'} />
       </Fact>
@@ -88,6 +94,13 @@ export function TaskSummary({ task }: { task: Task }) {
       <Fact label="Task id">
         <Code fz="xs">{task.id}</Code>
       </Fact>
+      {task.key && (
+        <Fact label="Key">
+          <Code fz="xs" data-field="key">
+            {task.key}
+          </Code>
+        </Fact>
+      )}
     </SimpleGrid>
   );
 }

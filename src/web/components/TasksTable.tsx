@@ -1,7 +1,7 @@
 // The task list: a table on wide screens, a stack of cards on a phone.
 import { Link } from 'react-router-dom';
 import { Card, Group, Stack, Table, Text } from '@mantine/core';
-import type { Task } from '../../shared/schemas';
+import type { TaskView as Task } from '../api/tasks';
 import { KindBadge, RunStatusBadge, TaskStateBadge } from './Badges';
 import { Instant } from './Instant';
 
@@ -21,6 +21,15 @@ function LastRun({ task }: { task: Task }) {
   );
 }
 
+function Key({ task }: { task: Task }) {
+  if (!task.key) return <Text size="sm" c="dimmed">—</Text>;
+  return (
+    <Text size="sm" ff="monospace" truncate title={task.key} data-field="key">
+      {task.key}
+    </Text>
+  );
+}
+
 function NextRun({ task }: { task: Task }) {
   const empty = task.state === 'paused' ? 'paused' : task.state === 'completed' ? 'done' : '—';
   return <Instant iso={task.nextRunAt} relative compact empty={empty} />;
@@ -28,11 +37,12 @@ function NextRun({ task }: { task: Task }) {
 
 export function TasksTable({ tasks }: { tasks: Task[] }) {
   return (
-    <Table.ScrollContainer minWidth={860}>
+    <Table.ScrollContainer minWidth={960}>
       <Table verticalSpacing="sm" highlightOnHover>
         <Table.Thead>
           <Table.Tr>
             <Table.Th>Name</Table.Th>
+            <Table.Th>Key</Table.Th>
             <Table.Th>Kind</Table.Th>
             <Table.Th>Schedule</Table.Th>
             <Table.Th>Next run</Table.Th>
@@ -47,6 +57,9 @@ export function TasksTable({ tasks }: { tasks: Task[] }) {
                 <Link className="table-link" to={`/tasks/${task.id}`} style={{ overflowWrap: 'break-word' }}>
                   {task.name}
                 </Link>
+              </Table.Td>
+              <Table.Td maw={240} miw={130}>
+                <Key task={task} />
               </Table.Td>
               <Table.Td>
                 <KindBadge kind={task.kind} />
@@ -82,6 +95,11 @@ export function TaskCards({ tasks }: { tasks: Task[] }) {
             </Link>
             <TaskStateBadge state={task.state} />
           </Group>
+          {task.key && (
+            <Text size="xs" c="dimmed" ff="monospace" style={{ overflowWrap: 'anywhere' }} data-field="key">
+              {task.key}
+            </Text>
+          )}
           <Text size="sm" c="dimmed" mt={4}>
             {task.description}
           </Text>

@@ -59,6 +59,14 @@ export const IconServer = icon(
   </>,
   'IconServer',
 );
+export const IconTarget = icon(
+  <>
+    <circle cx="12" cy="12" r="9" />
+    <circle cx="12" cy="12" r="5" />
+    <circle cx="12" cy="12" r="1" />
+  </>,
+  'IconTarget',
+);
 export const IconPlus = icon(<path d="M12 5v14M5 12h14" />, 'IconPlus');
 export const IconPause = icon(<path d="M8 5v14M16 5v14" />, 'IconPause');
 export const IconPlay = icon(<path d="M7 4.5v15l12-7.5z" />, 'IconPlay');

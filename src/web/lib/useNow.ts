@@ -29,3 +29,12 @@ function subscribe(listener: () => void) {
 export function useNow(): number {
   return useSyncExternalStore(subscribe, () => now);
 }
+
+/**
+ * The current time rounded down to the minute: re-renders the caller only when the minute
+ * turns. For cells that only need to know which day it is (a date shown unless today), so a
+ * page of 50 runs does not re-render 100 timestamps every second.
+ */
+export function useNowMinute(): number {
+  return useSyncExternalStore(subscribe, () => Math.floor(now / 60_000) * 60_000);
+}

@@ -1,4 +1,4 @@
-// The app frame: header with the live indicator and "New task", navbar with the four views.
+// The app frame: header with the live indicator and "New task", navbar with the five views.
 import { useEffect } from 'react';
 import { NavLink as RouterNavLink, Outlet, useLocation, Link } from 'react-router-dom';
 import { AppShell, Burger, Button, Group, NavLink, Stack, Text, Title } from '@mantine/core';
@@ -7,13 +7,14 @@ import { forgetToken, useAuth } from '../api/auth';
 import { useLiveStatus } from '../api/events';
 import { LiveIndicator } from '../components/LiveIndicator';
 import { TimeModeToggle } from '../components/TimeMode';
-import { IconGauge, IconHistory, IconPlus, IconServer, IconTasks, SundialLogo } from '../components/icons';
+import { IconGauge, IconHistory, IconPlus, IconServer, IconTarget, IconTasks, SundialLogo } from '../components/icons';
 import { browserTimeZone } from '../lib/time';
 
 const NAV = [
   { to: '/', label: 'Overview', icon: IconGauge, end: true },
   { to: '/tasks', label: 'Tasks', icon: IconTasks, end: false },
   { to: '/executions', label: 'Executions', icon: IconHistory, end: false },
+  { to: '/targets', label: 'Targets', icon: IconTarget, end: false },
   { to: '/cluster', label: 'Cluster', icon: IconServer, end: false },
 ];
 

@@ -1,14 +1,16 @@
 // Overview: the landing page. Counts, recent throughput and lag, the cluster at a glance,
 // and the latest executions.
 import { Link } from 'react-router-dom';
-import { Anchor, Card, Grid, Group, Paper, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { useState } from 'react';
+import { Anchor, Card, Grid, Group, Paper, SegmentedControl, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import type { Stats } from '../../shared/schemas';
 import { useCluster } from '../api/cluster';
 import { useRuns } from '../api/runs';
-import { useStats } from '../api/stats';
+import { useStats, useUpcoming } from '../api/stats';
 import { RunBadges } from '../components/Badges';
 import { Instant } from '../components/Instant';
 import { LagChart } from '../components/LagChart';
+import { UpcomingChart } from '../components/UpcomingChart';
 import { PageHeader } from '../components/PageHeader';
 import { Empty, ErrorState, LoadingRows, StaleNotice } from '../components/States';
 import { formatLag } from '../lib/time';
@@ -45,15 +47,15 @@ function Counters({ stats }: { stats: Stats }) {
       <StatCard label="Active tasks" value={tasks.active} hint={`${tasks.paused} paused · ${tasks.completed} completed`} to="/tasks?state=active" />
       <StatCard label="Runs, last minute" value={runs.lastMinute} hint="across all nodes" to="/executions" />
       <StatCard label="Runs in total" value={runs.total.toLocaleString()} hint={`${runs.pending} pending`} to="/executions" />
-      <StatCard label="Failed" value={runs.failed} color={runs.failed > 0 ? 'red' : undefined} to="/executions?status=failed" />
-      <StatCard label="Skipped" value={runs.skipped} color={runs.skipped > 0 ? 'orange' : undefined} hint="missed while down" to="/executions?status=skipped" />
+      <StatCard label="Failed" value={runs.failed} color={runs.failed > 0 ? 'red' : undefined} hint="last 24 h" to="/executions?status=failed" />
+      <StatCard label="Skipped" value={runs.skipped} color={runs.skipped > 0 ? 'orange' : undefined} hint="last 24 h: missed, expired, overlapping" to="/executions?status=skipped" />
     </SimpleGrid>
   );
 }
 
 function RecentRuns() {
   // Claimed runs wait as `pending` until their instant; the overview shows what already ran.
-  const runs = useRuns({ limit: 20 });
+  const runs = useRuns({ limit: 20 }, { section: 'executed' });
   if (runs.isPending) return <LoadingRows rows={4} height={28} />;
   if (runs.isError && !runs.data) return <Text size="sm" c="red">Could not load executions.</Text>;
   const ran = runs.data.items.filter((run) => run.status !== 'pending').slice(0, 8);
@@ -77,6 +79,40 @@ function RecentRuns() {
         </Group>
       ))}
     </Stack>
+  );
+}
+
+function ComingUp() {
+  const [hours, setHours] = useState('6');
+  const upcoming = useUpcoming(Number(hours));
+  return (
+    <Card withBorder radius="md" padding="md">
+      <Group justify="space-between" mb="xs">
+        <Title order={3} size="h5">
+          What is coming: occurrences due per minute
+        </Title>
+        <SegmentedControl
+          size="xs"
+          value={hours}
+          onChange={setHours}
+          data={[
+            { value: '1', label: '1 h' },
+            { value: '6', label: '6 h' },
+            { value: '24', label: '24 h' },
+          ]}
+          aria-label="How far ahead"
+        />
+      </Group>
+      {upcoming.isPending ? (
+        <LoadingRows rows={1} height={170} />
+      ) : upcoming.isError && !upcoming.data ? (
+        <Text size="sm" c="red">
+          Could not load the upcoming load: {upcoming.error.message}
+        </Text>
+      ) : (
+        <UpcomingChart data={upcoming.data} />
+      )}
+    </Card>
   );
 }
 
@@ -120,6 +156,9 @@ export function OverviewRoute() {
           {stats.isError && <StaleNotice error={stats.error} />}
           <Counters stats={stats.data} />
           <Grid gap="md">
+            <Grid.Col span={12}>
+              <ComingUp />
+            </Grid.Col>
             <Grid.Col span={{ base: 12, md: 8 }}>
               <Card withBorder radius="md" padding="md" h="100%">
                 <Title order={3} size="h5" mb="xs">

@@ -149,7 +149,8 @@ function Upcoming({ task }: { task: Task }) {
 function History({ taskId }: { taskId: string }) {
   const pages = useCursorPages();
   const phone = useMediaQuery('(max-width: 48em)');
-  const runs = useRuns({ taskId, limit: 20, cursor: pages.cursor });
+  // what ran; occurrences claimed ahead are in the schedule preview above
+  const runs = useRuns({ taskId, limit: 20, cursor: pages.cursor }, { section: 'executed' });
   if (runs.isPending) return <LoadingRows rows={4} height={30} />;
   if (runs.isError && !runs.data) return <ErrorState error={runs.error} onRetry={() => void runs.refetch()} />;
   if (runs.data.items.length === 0) return <Empty title="No runs yet" description="Runs show up here as soon as the task fires, or when you press Run now." />;

@@ -1,11 +1,12 @@
 // Tasks: search, filters and pages live in the URL so a view can be shared or reloaded.
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
-import { Button, Group, Paper, Select, TextInput } from '@mantine/core';
+import { Button, Code, Group, Modal, Paper, Select, Stack, Text, TextInput } from '@mantine/core';
 import { useDebouncedValue, useMediaQuery } from '@mantine/hooks';
+import { notifications } from '@mantine/notifications';
 import type { Task, TaskState } from '../../shared/schemas';
-import { useTasks } from '../api/tasks';
-import { IconPlus, IconSearch } from '../components/icons';
+import { useCancelByPrefix, useTaskPrefixCount, useTasks } from '../api/tasks';
+import { IconPlus, IconSearch, IconTrash } from '../components/icons';
 import { PageHeader } from '../components/PageHeader';
 import { Pager, useCursorPages } from '../components/Pager';
 import { Empty, ErrorState, LoadingRows, StaleNotice } from '../components/States';
@@ -13,20 +14,83 @@ import { TaskCards, TasksTable } from '../components/TasksTable';
 
 const PAGE_SIZE = 25;
 
+const plural = (n: number) => `${n.toLocaleString()} task${n === 1 ? '' : 's'}`;
+
+/**
+ * Cancel every task whose key starts with a prefix. The dialog asks the server how many
+ * that is when it opens and names the number before anything is cancelled; the confirm
+ * button stays disabled until it knows.
+ */
+function CancelByPrefixDialog({ keyPrefix, opened, onClose }: { keyPrefix: string; opened: boolean; onClose: () => void }) {
+  const count = useTaskPrefixCount(keyPrefix, opened);
+  const cancel = useCancelByPrefix();
+  useEffect(() => {
+    if (!opened) cancel.reset();
+  }, [opened]); // eslint-disable-line react-hooks/exhaustive-deps
+  const n = count.data;
+  const confirm = () =>
+    cancel.mutate(keyPrefix, {
+      onSuccess: ({ cancelled }) => {
+        notifications.show({ color: 'teal', title: `Cancelled ${plural(cancelled)}`, message: `Key prefix ${keyPrefix}` });
+        onClose();
+      },
+    });
+  return (
+    <Modal opened={opened} onClose={onClose} title="Cancel tasks by key prefix" centered>
+      <Stack gap="sm">
+        {count.isPending ? (
+          <Text size="sm">Counting the tasks whose key starts with <Code>{keyPrefix}</Code>…</Text>
+        ) : count.isError ? (
+          <Text size="sm" c="red" role="alert">
+            Could not count them: {count.error.message}
+          </Text>
+        ) : n === null || n === undefined ? (
+          <Text size="sm" c="red" role="alert">
+            The server did not say how many tasks match, so nothing will be cancelled from here.
+          </Text>
+        ) : (
+          <Text size="sm" data-testid="cancel-count" data-count={n}>
+            This cancels <b>{plural(n)}</b> whose key starts with <Code>{keyPrefix}</Code>. None of their future occurrences will run;
+            their past runs stay in the log. This cannot be undone.
+          </Text>
+        )}
+        {cancel.isError && (
+          <Text size="sm" c="red" role="alert">
+            {cancel.error.message}
+          </Text>
+        )}
+        <Group justify="flex-end" mt="xs">
+          <Button variant="default" onClick={onClose} data-autofocus>
+            Keep them
+          </Button>
+          <Button color="red" onClick={confirm} loading={cancel.isPending} disabled={typeof n !== 'number' || n === 0}>
+            {typeof n === 'number' ? `Cancel ${plural(n)}` : 'Cancel tasks'}
+          </Button>
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}
+
 export function TasksRoute() {
   const [params, setParams] = useSearchParams();
   const q = params.get('q') ?? '';
+  const keyPrefixParam = params.get('keyPrefix') ?? '';
   const state = (params.get('state') || undefined) as TaskState | undefined;
   const kind = (params.get('kind') || undefined) as Task['kind'] | undefined;
   const [debouncedQ] = useDebouncedValue(q, 250);
+  const [debouncedPrefix] = useDebouncedValue(keyPrefixParam.trim(), 250);
+  const keyPrefix = debouncedPrefix || undefined;
+  const [cancelling, setCancelling] = useState(false);
   const pages = useCursorPages();
   const phone = useMediaQuery('(max-width: 48em)');
 
   const { reset } = pages;
-  useEffect(reset, [debouncedQ, state, kind, reset]);
+  useEffect(reset, [debouncedQ, keyPrefix, state, kind, reset]);
 
-  const query = useTasks({ q: debouncedQ.trim() || undefined, state, kind, limit: PAGE_SIZE, cursor: pages.cursor });
-  const filtered = Boolean(debouncedQ.trim() || state || kind);
+  const query = useTasks({ q: debouncedQ.trim() || undefined, keyPrefix, count: keyPrefix ? true : undefined, state, kind, limit: PAGE_SIZE, cursor: pages.cursor });
+  const filtered = Boolean(debouncedQ.trim() || keyPrefix || state || kind);
+  const total = keyPrefix ? query.data?.total : undefined;
 
   const setParam = (key: string, value: string | null) => {
     setParams(
@@ -62,6 +126,15 @@ export function TasksRoute() {
             style={{ flex: '1 1 220px' }}
             type="search"
           />
+          <TextInput
+            label="Key prefix"
+            placeholder="e.g. user-42/"
+            value={keyPrefixParam}
+            onChange={(e) => setParam('keyPrefix', e.currentTarget.value)}
+            style={{ flex: '1 1 180px' }}
+            styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+            type="search"
+          />
           <Select
             label="State"
             placeholder="Any state"
@@ -89,6 +162,23 @@ export function TasksRoute() {
           />
         </Group>
 
+        {keyPrefix && (
+          <Group justify="space-between" mb="sm" gap="xs">
+            <Text size="sm" c="dimmed" data-testid="prefix-total">
+              {typeof total === 'number' ? (
+                <>
+                  {plural(total)} with a key starting <Code>{keyPrefix}</Code>
+                  {state || kind || debouncedQ.trim() ? ' and matching the other filters' : ''}
+                </>
+              ) : (
+                <>Keys starting <Code>{keyPrefix}</Code></>
+              )}
+            </Text>
+            <Button variant="light" color="red" size="xs" leftSection={<IconTrash size={14} />} onClick={() => setCancelling(true)}>
+              Cancel by prefix…
+            </Button>
+          </Group>
+        )}
         {query.isPending ? (
           <LoadingRows />
         ) : query.isError && !query.data ? (
@@ -125,6 +215,7 @@ export function TasksRoute() {
           </>
         )}
       </Paper>
+      {keyPrefix && <CancelByPrefixDialog keyPrefix={keyPrefix} opened={cancelling} onClose={() => setCancelling(false)} />}
     </>
   );
 }

@@ -19,6 +19,8 @@ const NOW = Date.parse('2026-11-23T12:00:20Z');
 function task(overrides: Partial<Task> = {}): Task {
   return {
     id: '00000000-0000-4000-8000-000000000001',
+    key: null,
+    maxLatenessMs: null,
     name: 'Nightly report',
     kind: 'cron',
     schedule: { type: 'cron', expression: '0 2 * * *', timezone: 'Europe/Berlin', startAt: null, endAt: null },

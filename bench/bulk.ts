@@ -1,0 +1,340 @@
+// Bulk registration, side by side in one run (`npm run bench:bulk`):
+//   load     N one-time tasks (keys for Sundial), each system through its own bulk call,
+//            `inFlight` calls at a time: Sundial POST /api/tasks/batch (1,000 a request,
+//            Prefer: return=minimal), graphile-worker addJobs, pg-boss insert, BullMQ addBulk
+//   single   single creates with 16 in flight for `singleSec` seconds: POST /api/tasks
+//            against pg-boss send, graphile-worker addJob and BullMQ add
+//   cancel   DELETE /api/tasks?keyPrefix= over a tenth of the loaded tasks
+//            (100,000 when N is 1,000,000), then none of them left to fire
+// Every system gets a fresh database (and an empty Redis) on the same embedded PostgreSQL.
+// Options: --n=1000000 --in-flight=4 --single-sec=10 --systems=sundial,graphile,pgboss,bullmq
+//          --cpu-prof=DIR (the Sundial node writes a V8 CPU profile there)
+//          --pg-stats (pg_stat_statements: the statements that took the most time, per system)
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { freePort, sleep, waitFor } from './lib.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const args = process.argv.slice(2);
+const arg = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+const N = Number(arg('n') ?? 1_000_000);
+const IN_FLIGHT = Number(arg('in-flight') ?? 4);
+const SINGLE_SEC = Number(arg('single-sec') ?? 10);
+const SINGLE_IN_FLIGHT = 16;
+const SYSTEMS = (arg('systems') ?? 'sundial,graphile,pgboss,bullmq').split(',');
+const CPU_PROF = arg('cpu-prof');
+const PG_STATS = args.includes('--pg-stats');
+// dropping a benchmark database ends the idle connections of the peer's pool it left behind
+process.on('uncaughtException', (err: Error & { code?: string }) => {
+  if (err.code === '57P01') return;
+  throw err;
+});
+const log = (...a: unknown[]) => console.log(new Date().toISOString().slice(11, 19), ...a);
+
+// ------------------------------------------------------------------ infrastructure
+
+const work = mkdtempSync(join(tmpdir(), 'sundial-bulk-'));
+chmodSync(work, 0o755); // as root, initdb runs as the postgres user
+const { startEmbeddedPostgres } = (await import(join(ROOT, 'dist/server/store/embedded-postgres.js'))) as typeof import('../src/server/store/embedded-postgres.js');
+const pg = await startEmbeddedPostgres(join(work, 'pg'));
+const admin = postgres(pg.url, { max: 1, onnotice: () => {} });
+let benchUrl = pg.url.replace(/\/postgres$/, '/bench');
+if (PG_STATS) {
+  await admin`alter system set shared_preload_libraries = 'pg_stat_statements'`;
+  await admin.end();
+  await pg.stop();
+  Object.assign(pg, await startEmbeddedPostgres(join(work, 'pg')));
+  benchUrl = pg.url.replace(/\/postgres$/, '/bench');
+}
+const sqlAdmin = postgres(pg.url, { max: 1, onnotice: () => {} });
+
+let redis: ChildProcess | undefined;
+let redisPort: number | undefined;
+if (SYSTEMS.includes('bullmq')) {
+  if (spawnSync('sh', ['-c', 'command -v redis-server']).status === 0) {
+    redisPort = await freePort();
+    mkdirSync(join(work, 'redis'));
+    redis = spawn('redis-server', ['--appendonly', 'yes', '--appendfsync', 'everysec', '--port', String(redisPort), '--dir', join(work, 'redis'), '--save', '', '--bind', '127.0.0.1'], { stdio: 'ignore' });
+    const { Redis } = await import('ioredis');
+    const probe = new Redis({ port: redisPort, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+    await waitFor('redis', async () => (await probe.connect().then(() => probe.ping()).catch(() => undefined)) === 'PONG', 10_000);
+    probe.disconnect();
+  } else log('redis-server is not installed: BullMQ skipped');
+}
+
+async function reset() {
+  await sqlAdmin`drop database if exists bench with (force)`;
+  await sqlAdmin`create database bench`;
+  if (PG_STATS) {
+    const db = postgres(benchUrl, { max: 1, onnotice: () => {} });
+    await db`create extension if not exists pg_stat_statements`;
+    await db`select pg_stat_statements_reset()`;
+    await db.end();
+  }
+  if (redisPort) {
+    const { Redis } = await import('ioredis');
+    const r = new Redis({ port: redisPort, host: '127.0.0.1' });
+    await r.flushall();
+    r.disconnect();
+  }
+}
+
+async function topStatements(label: string) {
+  if (!PG_STATS) return;
+  const db = postgres(benchUrl, { max: 1, onnotice: () => {} });
+  const rows = await db`
+    select calls, round(total_exec_time)::int as ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) as query
+    from pg_stat_statements order by total_exec_time desc limit 6`;
+  log(`pg_stat_statements, ${label}:`);
+  for (const r of rows) log(`  ${String(r.ms).padStart(7)} ms ${String(r.calls).padStart(7)} calls ${String(r.rows).padStart(9)} rows  ${r.query}`);
+  await db.end();
+}
+
+/** Runs `n` jobs, `width` at a time. */
+async function pool(n: number, width: number, job: (k: number) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, n) }, async () => {
+      while (next < n) await job(next++);
+    }),
+  );
+}
+
+/** Calls `job` with `width` in flight until `ms` have passed; returns how many completed. */
+async function forDuration(ms: number, width: number, job: (k: number) => Promise<void>) {
+  const end = Date.now() + ms;
+  let done = 0;
+  let k = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (Date.now() < end) {
+        await job(k++);
+        done++;
+      }
+    }),
+  );
+  return done;
+}
+
+// Due over the hour after the next one: nothing fires while the benchmark loads.
+const t0 = Date.now() + 3_600_000;
+const dueOf = (i: number) => t0 + Math.floor((i / N) * 3_600_000);
+
+// ------------------------------------------------------------------ systems
+
+interface Subject {
+  name: string;
+  call: string;
+  chunk: number;
+  start(): Promise<void>;
+  bulk(from: number, to: number): Promise<void>;
+  one(i: number): Promise<void>;
+  cancel?(): Promise<{ cancelled: number; left: number }>;
+  stop(): Promise<void>;
+}
+
+function sundial(): Subject {
+  let child: ChildProcess | undefined;
+  let base = '';
+  // u0/ … u9/: a tenth of the tasks under each prefix
+  const key = (i: number) => `u${i % 10}/task-${i}`;
+  const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+    for (;;) {
+      const r = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+      if (r.status === 429) {
+        await sleep(1000 * Number(r.headers.get('retry-after') ?? 1));
+        continue;
+      }
+      if (!r.ok) throw new Error(`${path}: ${r.status} ${(await r.text()).slice(0, 300)}`);
+      await r.arrayBuffer();
+      return;
+    }
+  };
+  return {
+    name: 'Sundial',
+    call: 'POST /api/tasks/batch (Prefer: return=minimal, keys)',
+    chunk: 1000,
+    async start() {
+      const port = await freePort();
+      const execArgv = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(CPU_PROF)}`] : [];
+      child = spawn(process.execPath, [...execArgv, 'bin/sundial.js', 'serve'], {
+        cwd: ROOT,
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, DATABASE_URL: benchUrl, PORT: String(port), HOST: '127.0.0.1', SUNDIAL_NODE_ID: 'bulk-1', LOG_LEVEL: 'error' },
+      });
+      base = `http://127.0.0.1:${port}`;
+      await waitFor('Sundial /readyz', async () => (await fetch(`${base}/readyz`)).ok, 60_000);
+    },
+    async bulk(from, to) {
+      const tasks = [];
+      for (let i = from; i < to; i++) tasks.push({ key: key(i), name: `reminder ${i}`, schedule: { type: 'once', at: new Date(dueOf(i)).toISOString() }, payload: { i } });
+      await post('/api/tasks/batch', { tasks }, { prefer: 'return=minimal' });
+    },
+    async one(i) {
+      await post('/api/tasks', { name: `single ${i}`, schedule: { type: 'once', at: new Date(dueOf(i % N)).toISOString() }, payload: { i } });
+    },
+    async cancel() {
+      const r = await fetch(`${base}/api/tasks?keyPrefix=u3/`, { method: 'DELETE' });
+      const { cancelled } = (await r.json()) as { cancelled: number };
+      const left = (await (await fetch(`${base}/api/tasks?keyPrefix=u3/&count=true&limit=1`)).json()) as { total: number };
+      return { cancelled, left: left.total };
+    },
+    async stop() {
+      if (!child || child.exitCode !== null) return;
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+function graphile(): Subject {
+  let utils: import('graphile-worker').WorkerUtils | undefined;
+  return {
+    name: 'graphile-worker',
+    call: 'addJobs',
+    chunk: 5000,
+    async start() {
+      const { makeWorkerUtils } = await import('graphile-worker');
+      utils = await makeWorkerUtils({ connectionString: benchUrl });
+      await utils.migrate();
+    },
+    async bulk(from, to) {
+      const jobs = [];
+      for (let i = from; i < to; i++) jobs.push({ identifier: 'bench', payload: { i }, runAt: new Date(dueOf(i)) });
+      await utils!.addJobs(jobs);
+    },
+    async one(i) {
+      await utils!.addJob('bench', { i }, { runAt: new Date(dueOf(i % N)) });
+    },
+    async stop() {
+      await utils?.release();
+    },
+  };
+}
+
+function pgboss(): Subject {
+  let boss: import('pg-boss').default | undefined;
+  return {
+    name: 'pg-boss',
+    call: 'insert',
+    chunk: 5000,
+    async start() {
+      const { default: PgBoss } = await import('pg-boss');
+      boss = new PgBoss({ connectionString: benchUrl, supervise: false, schedule: false, max: 20 });
+      boss.on('error', () => {});
+      await boss.start();
+      await boss.createQueue('bench').catch(() => {});
+    },
+    async bulk(from, to) {
+      const jobs = [];
+      for (let i = from; i < to; i++) jobs.push({ name: 'bench', data: { i }, startAfter: new Date(dueOf(i)) });
+      await boss!.insert(jobs);
+    },
+    async one(i) {
+      await boss!.send('bench', { i }, { startAfter: new Date(dueOf(i % N)) });
+    },
+    async stop() {
+      await boss?.stop({ graceful: false, wait: true, timeout: 2000 }).catch(() => {});
+    },
+  };
+}
+
+function bullmq(): Subject {
+  let queue: import('bullmq').Queue | undefined;
+  return {
+    name: 'BullMQ',
+    call: 'addBulk',
+    chunk: 1000,
+    async start() {
+      const { Queue } = await import('bullmq');
+      queue = new Queue('bench', { connection: { host: '127.0.0.1', port: redisPort!, maxRetriesPerRequest: null } });
+      await queue.waitUntilReady();
+    },
+    async bulk(from, to) {
+      const now = Date.now();
+      const jobs = [];
+      for (let i = from; i < to; i++) jobs.push({ name: 'bench', data: { i }, opts: { timestamp: now, delay: dueOf(i) - now, removeOnComplete: { count: 1000 } } });
+      await queue!.addBulk(jobs);
+    },
+    async one(i) {
+      const now = Date.now();
+      await queue!.add('bench', { i }, { timestamp: now, delay: dueOf(i % N) - now, removeOnComplete: { count: 1000 } });
+    },
+    async stop() {
+      await queue?.close();
+    },
+  };
+}
+
+const makers: Record<string, () => Subject> = { sundial, graphile, pgboss, bullmq };
+
+// ------------------------------------------------------------------ run
+
+interface Row {
+  system: string;
+  call: string;
+  loadS: number;
+  loadPerS: number;
+  singlePerS: number;
+  cancel?: { n: number; s: number; left: number };
+}
+const rows: Row[] = [];
+log(`bulk benchmark: N=${N.toLocaleString('en-US')}, ${IN_FLIGHT} bulk calls in flight, single creates ${SINGLE_IN_FLIGHT} in flight for ${SINGLE_SEC} s; ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}`);
+for (const id of SYSTEMS) {
+  if (id === 'bullmq' && !redisPort) continue;
+  const s = makers[id]!();
+  await reset();
+  await s.start();
+  try {
+    const chunks = Math.ceil(N / s.chunk);
+    let done = 0;
+    const t = performance.now();
+    await pool(chunks, IN_FLIGHT, async (c) => {
+      await s.bulk(c * s.chunk, Math.min(N, (c + 1) * s.chunk));
+      done += s.chunk;
+      if (c % Math.max(1, Math.floor(chunks / 10)) === 0) log(`  ${s.name}: ${Math.min(done, N).toLocaleString('en-US')} loaded`);
+    });
+    const loadS = (performance.now() - t) / 1000;
+    log(`${s.name} ${s.call}: ${N.toLocaleString('en-US')} in ${loadS.toFixed(1)} s = ${Math.round(N / loadS).toLocaleString('en-US')}/s`);
+    await topStatements(`${s.name} load`);
+    let cancel: Row['cancel'];
+    if (s.cancel) {
+      const c0 = performance.now();
+      const { cancelled, left } = await s.cancel();
+      cancel = { n: cancelled, s: (performance.now() - c0) / 1000, left };
+      log(`${s.name} cancel by prefix: ${cancelled.toLocaleString('en-US')} in ${cancel.s.toFixed(2)} s, ${left} left`);
+    }
+    const single = await forDuration(SINGLE_SEC * 1000, SINGLE_IN_FLIGHT, (k) => s.one(k));
+    const singlePerS = single / SINGLE_SEC;
+    log(`${s.name} single creates, ${SINGLE_IN_FLIGHT} in flight: ${Math.round(singlePerS).toLocaleString('en-US')}/s`);
+    rows.push({ system: s.name, call: s.call, loadS, loadPerS: N / loadS, singlePerS, cancel });
+  } finally {
+    await s.stop();
+  }
+}
+
+const sun = rows.find((r) => r.system === 'Sundial');
+const fmt = (v: number) => Math.round(v).toLocaleString('en-US');
+const lines = [
+  `N = ${fmt(N)} one-time tasks, ${IN_FLIGHT} bulk calls in flight; single creates ${SINGLE_IN_FLIGHT} in flight for ${SINGLE_SEC} s`,
+  '',
+  '| system | bulk call | load time | tasks/s | Sundial ÷ this | single creates/s | Sundial ÷ this |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  ...rows.map((r) =>
+    `| ${r.system} | ${r.call} | ${r.loadS.toFixed(1)} s | ${fmt(r.loadPerS)} | ${sun ? (sun.loadPerS / r.loadPerS).toFixed(2) : '–'} | ${fmt(r.singlePerS)} | ${sun ? (sun.singlePerS / r.singlePerS).toFixed(2) : '–'} |`,
+  ),
+  ...(sun?.cancel ? ['', `Cancel by key prefix: ${fmt(sun.cancel.n)} tasks in ${sun.cancel.s.toFixed(2)} s; ${sun.cancel.left} left under the prefix.`] : []),
+];
+console.log('\n' + lines.join('\n') + '\n');
+mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+writeFileSync(join(ROOT, 'bench', 'results', 'bulk.json'), JSON.stringify({ date: new Date().toISOString(), n: N, inFlight: IN_FLIGHT, singleSec: SINGLE_SEC, load1: loadavg()[0], rows }, null, 2));
+
+await sqlAdmin.end({ timeout: 1 });
+redis?.kill('SIGTERM');
+await pg.stop();
+rmSync(work, { recursive: true, force: true });
