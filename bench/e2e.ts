@@ -148,13 +148,17 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     return new Peer(env, peer, tuned === 'tuned');
   };
 
+  const command = `npm run bench:e2e${args.length ? ` -- ${args.filter((a) => a !== '--e2e').join(' ')}` : ''}`;
+  const prev = existsSync(E2E_RESULTS) ? (JSON.parse(readFileSync(E2E_RESULTS, 'utf8')) as E2EResults) : undefined;
+  const kept = prev ? pick(prev, only) : {};
   const results: E2EResults = {
-    date: new Date().toISOString(),
-    command: `npm run bench:e2e${args.length ? ` -- ${args.filter((a) => a !== '--e2e').join(' ')}` : ''}`,
+    date: prev && Object.values(kept).some(Boolean) ? prev.date : new Date().toISOString(),
+    // workloads kept from an earlier invocation say so: both commands are listed
+    command: prev && Object.values(kept).some(Boolean) ? `${prev.command}; then ${command}` : command,
     machine: ctx.machine,
     params: P,
     engine: '',
-    ...(existsSync(E2E_RESULTS) ? pick(JSON.parse(readFileSync(E2E_RESULTS, 'utf8')) as E2EResults, only) : {}),
+    ...kept,
   };
 
   /** One measured run: N healthy tasks due at T (+ `hungN` aimed at the hung receiver), or a steady stream. */
