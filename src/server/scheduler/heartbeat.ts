@@ -25,6 +25,8 @@ export interface HeartbeatDeps {
    * database. Firing resumes after it resolves if it was held back by a freeze.
    */
   onLeaseLapsed?: () => Promise<void>;
+  /** called after the first beat that went through following failed ones */
+  onRecovered?: () => void;
 }
 
 /** Offset samples kept; the one with the shortest round trip is the estimate. */
@@ -39,9 +41,11 @@ const OFFSET_SAMPLES = 8;
  *   storm). Others were free to rescue its runs meanwhile, so the firing gate stays
  *   closed until a beat has gone through and the held runs were checked.
  * - Rescue grace: after a beat succeeds following failed ones (the database was away)
- *   every node's lease may have lapsed at once; this node does not take over other
- *   nodes' runs until a full lease has passed, so each live node has had time to check
- *   in again. Only then is a lapsed lease evidence that its node is gone.
+ *   every node's lease may have lapsed at once; that beat renews, in the database, the
+ *   leases that were valid when this node lost it (nodeHeartbeat's awayMs), and this
+ *   node does not take over other nodes' runs until a full lease has passed. Either
+ *   way each live node has a full lease from the database's return to check in; only
+ *   then is a lapsed lease evidence that its node is gone.
  * - Clock offset: each beat reads the server's clock; PostgreSQL's now() minus ours at
  *   the round trip's midpoint, within half the round trip, is the node's offset.
  */
@@ -54,6 +58,7 @@ export class Heartbeat implements Service, FiringGate {
   private gateWaiters: (() => void)[] = [];
   private failing = false;
   private rescueAfterMono = -Infinity;
+  private lastOkMono = 0;
   private samples: { offsetMs: number; rttMs: number }[] = [];
   /** the current estimate, stored with the next beat */
   offset?: { offsetMs: number; rttMs: number };
@@ -123,14 +128,17 @@ export class Heartbeat implements Service, FiringGate {
     const wall0 = clock.now().getTime();
     try {
       const held = this.deps.held?.() ?? 0;
-      const beat = await nodeHeartbeat(sql, nodeId, leaseMs, this.offset, held);
+      const awayMs = this.failing ? Math.round(t0 - this.lastOkMono) : null;
+      const beat = await nodeHeartbeat(sql, nodeId, leaseMs, this.offset, held, awayMs);
+      this.lastOkMono = t0;
       const rttMs = clock.monotonicMs() - t0;
       this.cluster = { liveNodes: beat.liveNodes, othersHeld: beat.clusterHeld - held };
       this.measure(beat.serverNow.getTime() - (wall0 + rttMs / 2), rttMs);
       if (this.failing) {
         this.failing = false;
         this.rescueAfterMono = clock.monotonicMs() + leaseMs;
-        log.info({ graceMs: leaseMs }, 'database reachable again: rescuing other nodes\' runs waits one lease for them to check in');
+        log.info({ graceMs: leaseMs, awayMs }, 'database reachable again: rescuing other nodes\' runs waits one lease for them to check in');
+        this.deps.onRecovered?.();
       }
       if (!beat.wasValid) {
         log.warn('lease had lapsed: checking which held runs are still ours');
