@@ -158,7 +158,7 @@ export async function runsClaimOrphaned(
              -- never this node's own: what it owns it either holds, or finds by reconcile
              -- (runsPendingOfNode); bumping its attempt here would fence its own buffered
              -- results and leave the run pending on a live node that does not hold it
-             or (${opts.lapsed} and o.node_id = any(array(select id from nodes where lease_until < now() and id <> ${opts.nodeId})))))
+             or (${opts.lapsed} and o.node_id = any(array(select id from nodes where lease_until < now() and id <> ${opts.nodeId}))))
       order by o.scheduled_for
       limit ${opts.limit}
       for update of o skip locked)
