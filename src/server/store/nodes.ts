@@ -50,15 +50,6 @@ export interface Beat {
 /**
  * Renews the lease and stores the clock offset measured at the previous beat. The
  * server's own clock, read here, is what the next offset is measured from.
- *
- * `awayMs` (the first beat after failed ones: how long this node could not reach the
- * database) also renews, for one lease from now, the lease of every other running
- * node whose lease was still valid when this node lost the database. After an outage
- * every lease lapsed at once, and nodes reconnect at different speeds; a lapsed lease
- * then says nothing about its node until a full lease has passed since the database
- * came back, so no node's runs are rescued (their attempt bumped, their buffered
- * results fenced) before it had that long to check in. A node that really died during
- * the outage is rescued one lease later than it would have been.
  */
 export async function nodeHeartbeat(
   sql: Sql,
@@ -66,15 +57,9 @@ export async function nodeHeartbeat(
   leaseMs: number,
   clock?: { offsetMs: number; rttMs: number },
   held = 0,
-  awayMs: number | null = null,
 ): Promise<Beat> {
   const [row] = await sql<{ wasValid: boolean; serverNow: Date; liveNodes: string; clusterHeld: string }[]>`
-    with grace as (
-      update nodes o set lease_until = now() + ${leaseMs} * interval '1 ms'
-      where ${awayMs}::float8 is not null and o.id <> ${id} and o.stopped_at is null
-        and o.lease_until < now() + ${leaseMs} * interval '1 ms'
-        and o.lease_until >= now() - (${awayMs}::float8 + ${leaseMs}) * interval '1 ms'
-    ), beat as (
+    with beat as (
       update nodes n set heartbeat_at = now(), lease_until = now() + ${leaseMs} * interval '1 ms', stopped_at = null,
                          clock_offset_ms = coalesce(${clock?.offsetMs ?? null}::float8, n.clock_offset_ms),
                          clock_rtt_ms = coalesce(${clock?.rttMs ?? null}::float8, n.clock_rtt_ms),
@@ -90,6 +75,25 @@ export async function nodeHeartbeat(
     group by beat.was_valid`;
   if (!row) throw new Error(`node ${id} is not registered`);
   return { wasValid: row.wasValid, serverNow: row.serverNow, liveNodes: Number(row.liveNodes), clusterHeld: Number(row.clusterHeld) };
+}
+
+/**
+ * After this node could not reach the database for `awayMs` (an outage, a failover):
+ * renews, for one lease from now, the lease of every other running node whose lease
+ * was still valid when this node lost the database. After an outage every lease lapsed
+ * at once and nodes reconnect at different speeds (a pool may wait on a dead socket);
+ * a lapsed lease says nothing about its node until it had a full lease since the
+ * database came back, so no node's runs are rescued (attempt bumped, buffered results
+ * fenced) before that. A node that really died meanwhile is rescued one lease later.
+ */
+export async function nodesLeaseGrace(sql: Sql, id: string, leaseMs: number, awayMs: number): Promise<number> {
+  const rows = await sql`
+    update nodes o set lease_until = now() + ${leaseMs} * interval '1 ms'
+    where o.id <> ${id} and o.stopped_at is null
+      and o.lease_until < now() + ${leaseMs} * interval '1 ms'
+      and o.lease_until >= now() - (${awayMs}::float8 + ${leaseMs}) * interval '1 ms'
+    returning 1`;
+  return rows.length;
 }
 
 export async function nodeStop(sql: Sql, id: string): Promise<void> {
