@@ -274,6 +274,9 @@ describe('leases after an outage: no rescue of a live node', () => {
     const [one] = held;
     await s.sql`update runs set node_id = 'self-b', attempt = attempt + 1 where id = ${one!.id}`;
     await s.sql`update nodes set lease_until = now() - interval '1 s' where id = 'self-b'`;
+    // a rescues only on its own valid lease
+    expect(await runsClaimOrphaned(s.sql, { nodeId: 'self-a', horizon: new Date(due.getTime() + 60_000), limit: 100, lapsed: true })).toEqual([]);
+    await s.sql`update nodes set lease_until = now() + interval '5 s' where id = 'self-a'`;
     const back = await runsClaimOrphaned(s.sql, { nodeId: 'self-a', horizon: new Date(due.getTime() + 60_000), limit: 100, lapsed: true });
     expect(back.map((r) => [r.id, r.attempt])).toEqual([[one!.id, 3]]);
     // what a fired and buffered at attempt 1 is accepted: a owns the run, and executed it once

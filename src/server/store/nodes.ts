@@ -59,12 +59,24 @@ export async function nodeHeartbeat(
   held = 0,
 ): Promise<Beat> {
   const [row] = await sql<{ wasValid: boolean; serverNow: Date; liveNodes: string; clusterHeld: string }[]>`
-    with beat as (
+    with prev as (select lease_until >= now() as was_valid, heartbeat_at from nodes where id = ${id}),
+    -- This node's own lease lapsed (an outage, a freeze): so may everyone's have, at once.
+    -- In the same statement that renews its lease, renew for one lease the others that
+    -- were valid at its previous beat: no node is rescued before it had a full lease
+    -- since the database came back (see nodesLeaseGrace), and no claim of this node
+    -- that waited out the outage in the pool can rescue in between.
+    grace as (
+      update nodes o set lease_until = now() + ${leaseMs} * interval '1 ms'
+      from prev
+      where not prev.was_valid and o.id <> ${id} and o.stopped_at is null
+        and o.lease_until >= prev.heartbeat_at and o.lease_until < now() + ${leaseMs} * interval '1 ms'
+    ),
+    beat as (
       update nodes n set heartbeat_at = now(), lease_until = now() + ${leaseMs} * interval '1 ms', stopped_at = null,
                          clock_offset_ms = coalesce(${clock?.offsetMs ?? null}::float8, n.clock_offset_ms),
                          clock_rtt_ms = coalesce(${clock?.rttMs ?? null}::float8, n.clock_rtt_ms),
                          held = ${held}
-      from (select lease_until >= now() as was_valid from nodes where id = ${id}) prev
+      from prev
       where n.id = ${id}
       returning prev.was_valid
     )

@@ -158,7 +158,10 @@ export async function runsClaimOrphaned(
              -- never this node's own: what it owns it either holds, or finds by reconcile
              -- (runsPendingOfNode); bumping its attempt here would fence its own buffered
              -- results and leave the run pending on a live node that does not hold it
-             or (${opts.lapsed} and o.node_id = any(array(select id from nodes where lease_until < now() and id <> ${opts.nodeId}))))
+             or (${opts.lapsed} and o.node_id = any(array(select id from nodes where lease_until < now() and id <> ${opts.nodeId}))
+                 -- decided on the rescuer's own valid lease: a claim that waited out an
+                 -- outage in the pool (all leases lapsed) must not rescue on arrival
+                 and exists (select 1 from nodes me where me.id = ${opts.nodeId} and me.lease_until >= now())))
       order by o.scheduled_for
       limit ${opts.limit}
       for update of o skip locked)
