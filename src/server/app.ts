@@ -112,7 +112,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const publishRuns = (count: number) => {
     if (count) hub.publish({ type: 'runs', nodeId: config.nodeId, count });
   };
-  const recorder = new Recorder({ sql: engineSql, nodeId: config.nodeId, clock, inFlight, metrics, log, drainMs: cfg.drainMs, onRecorded: publishRuns });
+  const recorder = new Recorder({ sql: engineSql, nodeId: config.nodeId, clock, inFlight, metrics, log, drainMs: cfg.drainMs, onRecorded: publishRuns,
+    onFenced: () => claimer?.requestReconcile() });
   const deliverer = new WebhookDeliverer(engineSql, config.nodeId, clock, recorder, metrics, log, {
     secrets: webhookSecrets,
     allow,
@@ -145,6 +146,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       if (correctClock) clock.offsetMs = offsetMs;
     },
     onLeaseLapsed: async () => void (await claimer?.dropLost()),
+    onRecovered: () => claimer?.requestReconcile(),
   });
   executor = new Executor({
     clock,

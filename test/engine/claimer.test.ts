@@ -11,7 +11,7 @@ import { Executor } from '../../src/server/scheduler/executor.js';
 import { Heartbeat } from '../../src/server/scheduler/heartbeat.js';
 import { InFlight } from '../../src/server/scheduler/service.js';
 import type { Sql } from '../../src/server/store/db.js';
-import type { RunResult } from '../../src/server/store/runs.js';
+import { runsClaimOrphaned, runsComplete, type RunResult } from '../../src/server/store/runs.js';
 import { ManualClock } from '../../src/server/time/clock.js';
 import { startPgProxy } from '../support/pg-proxy.js';
 import { onceTasks, registerNode, storeDatabase, type StoreDb } from '../support/store.js';
@@ -224,3 +224,94 @@ describe('leases across an outage and a freeze', () => {
     await hb.stop();
   });
 });
+
+describe('leases after an outage: no rescue of a live node', () => {
+  it('the first beat after the database is back renews the leases that were valid when this node lost it, not older ones', async () => {
+    const proxy = await startPgProxy(s.db.url);
+    const viaProxy = s.other({ url: proxy.url });
+    try {
+      const clock = new ManualClock(Date.now());
+      await registerNode(s.sql, 'renew-a');
+      await registerNode(s.sql, 'renew-slow');
+      await registerNode(s.sql, 'renew-dead');
+      // dead long before the outage: its lease stays lapsed, and its runs may be rescued
+      await s.sql`update nodes set lease_until = now() - interval '1 hour' where id = 'renew-dead'`;
+      const hb = new Heartbeat({ sql: viaProxy, nodeId: 'renew-a', clock, heartbeatMs: 1000, leaseMs: 5000, metrics: createMetrics(), log });
+      await hb.start();
+      proxy.down();
+      clock.advance(1000);
+      await hb.beatNow();
+      // the outage outlasts every lease: renew-slow has not checked in since it began
+      await s.sql`update nodes set lease_until = now() - interval '2 s' where id = 'renew-slow'`;
+      proxy.up();
+      await hb.beatNow();
+      const rows = await s.sql<{ id: string; valid: boolean }[]>`
+        select id, lease_until > now() + interval '4 s' as valid from nodes where id like 'renew-%' order by id`;
+      expect(Object.fromEntries(rows.map((r) => [r.id, r.valid]))).toEqual({ 'renew-a': true, 'renew-dead': false, 'renew-slow': true });
+      await hb.stop();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a node never rescues its own lapsed runs, and a run rescued back to it keeps the result it buffered', async () => {
+    const clock = new ManualClock(Date.now());
+    await registerNode(s.sql, 'self-a');
+    await registerNode(s.sql, 'self-b');
+    const due = new Date(clock.now().getTime() + 1000);
+    const tasks = await onceTasks(s.sql, 4, due);
+    const a = engineNode({ sql: s.sql, nodeId: 'self-a', clock, config: { claimAheadMs: 0 } });
+    a.claimer.start();
+    await a.claimer.idle();
+    expect(a.executor.held).toBe(4);
+    await a.claimer.stop();
+    const held = a.executor.heldRuns();
+    // a's lease lapsed (an outage): its own rescue must leave its runs alone
+    await s.sql`update nodes set lease_until = now() - interval '1 s' where id = 'self-a'`;
+    const own = await runsClaimOrphaned(s.sql, { nodeId: 'self-a', horizon: new Date(due.getTime() + 60_000), limit: 100, lapsed: true });
+    expect(own.filter((r) => tasks.includes(r.taskId))).toHaveLength(0);
+    // b took one over, then its lease lapsed too and a took it back (attempt 3)
+    const [one] = held;
+    await s.sql`update runs set node_id = 'self-b', attempt = attempt + 1 where id = ${one!.id}`;
+    await s.sql`update nodes set lease_until = now() - interval '1 s' where id = 'self-b'`;
+    // a rescues only on its own valid lease
+    expect(await runsClaimOrphaned(s.sql, { nodeId: 'self-a', horizon: new Date(due.getTime() + 60_000), limit: 100, lapsed: true })).toEqual([]);
+    await s.sql`update nodes set lease_until = now() + interval '5 s' where id = 'self-a'`;
+    const back = await runsClaimOrphaned(s.sql, { nodeId: 'self-a', horizon: new Date(due.getTime() + 60_000), limit: 100, lapsed: true });
+    expect(back.map((r) => [r.id, r.attempt])).toEqual([[one!.id, 3]]);
+    // what a fired and buffered at attempt 1 is accepted: a owns the run, and executed it once
+    clock.advance(1000);
+    expect(a.results).toHaveLength(4);
+    const accepted = await runsComplete(s.sql, 'self-a', a.results);
+    expect(new Set(accepted)).toEqual(new Set(held.map((r) => r.id)));
+    // b's late result for its attempt 2 is fenced
+    const late = { ...a.results.find((r) => r.id === one!.id)!, attempt: 2 };
+    expect(await runsComplete(s.sql, 'self-b', [late])).toEqual([]);
+    await a.executor.stop();
+  });
+
+  it('a result fenced by a rescue makes the node adopt its own pending runs that it does not hold', async () => {
+    const clock = new ManualClock(Date.now());
+    await registerNode(s.sql, 'adopt-a');
+    const due = new Date(clock.now().getTime() + 1000);
+    const tasks = await onceTasks(s.sql, 3, due);
+    const a = engineNode({ sql: s.sql, nodeId: 'adopt-a', clock, config: { claimAheadMs: 0 } });
+    a.claimer.start();
+    await a.claimer.idle();
+    expect(a.executor.held).toBe(3);
+    // the database says a owns a run it does not hold (it was dropped as lost, then came back)
+    const [lost] = a.executor.heldRuns();
+    a.executor.forget(new Set([lost!.id]));
+    expect(a.executor.held).toBe(2);
+    a.claimer.requestReconcile();
+    await a.claimer.idle();
+    expect(a.executor.held).toBe(3);
+    clock.advance(1000);
+    expect(a.results.map((r) => r.id).sort()).toEqual((await idsPending(s.sql, tasks)).sort());
+    await a.claimer.stop();
+    await a.executor.stop();
+  });
+});
+
+const idsPending = async (sql: Sql, taskIds: string[]) =>
+  (await sql<{ id: string }[]>`select id from runs where task_id = any(${taskIds}::uuid[]) and status = 'pending'`).map((r) => r.id);

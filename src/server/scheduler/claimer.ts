@@ -48,8 +48,9 @@ export interface ClaimerDeps {
  *   account (held, firing or being recorded).
  * - Rescue: ownerless runs always; runs of nodes whose lease lapsed only when the
  *   lease view allows (not right after an outage, when every lease lapsed at once).
- * - Reconcile: after a claim failed mid-way (its COMMIT may have landed), the node's
- *   own pending runs it does not hold are adopted, or released when there is no room.
+ * - Reconcile: after a claim failed mid-way (its COMMIT may have landed), a result was
+ *   fenced, the lease lapsed or the database came back, the node's own pending runs it
+ *   does not hold are adopted, or released when there is no room.
  */
 export class Claimer implements Service {
   private timer?: Timer;
@@ -130,7 +131,20 @@ export class Claimer implements Service {
     const mine = await runsStillOwned(sql, nodeId, held);
     const lost = new Set(held.filter((r) => !mine.has(r.id)).map((r) => r.id));
     if (lost.size) log.warn({ lost: lost.size }, 'held runs taken over by other nodes while our lease had lapsed: dropped');
+    // what the database says is ours may also be more than we hold: look at the next round
+    this.requestReconcile();
     return executor.forget(lost);
+  }
+
+  /**
+   * The node's held set and the database may disagree (a result was fenced, the
+   * database came back, the lease lapsed): the next round adopts this node's pending
+   * runs it does not hold, or releases them. Otherwise a live node would own runs that
+   * nobody fires and that no rescue touches while its lease is valid.
+   */
+  requestReconcile(): void {
+    this.reconcileNeeded = true;
+    this.wake();
   }
 
   /** Held runs a node may still take on, by count and by bytes. */
@@ -241,7 +255,7 @@ export class Claimer implements Service {
     const release = unheld.slice(room);
     executor.hold(adopt);
     const released = release.length ? (await runsReleaseSome(sql, nodeId, release)).size : 0;
-    log.warn({ adopted: adopt.length, released }, 'found runs this node owned but did not hold (a claim committed while its connection broke)');
+    log.warn({ adopted: adopt.length, released }, 'found runs this node owned but did not hold: adopted or released');
   }
 
   /** Re-reads held runs of edited tasks, so they fire as the task is now. */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Sql } from '../store/db.js';
-import { nodeHeartbeat } from '../store/nodes.js';
+import { nodeHeartbeat, nodesLeaseGrace } from '../store/nodes.js';
 import type { Metrics } from '../metrics.js';
 import type { Clock, Timer } from '../time/clock.js';
 import type { FiringGate } from './executor.js';
@@ -25,6 +25,8 @@ export interface HeartbeatDeps {
    * database. Firing resumes after it resolves if it was held back by a freeze.
    */
   onLeaseLapsed?: () => Promise<void>;
+  /** called after the first beat that went through following failed ones */
+  onRecovered?: () => void;
 }
 
 /** Offset samples kept; the one with the shortest round trip is the estimate. */
@@ -38,10 +40,13 @@ const OFFSET_SAMPLES = 8;
  *   monotonic clock, means this process was stopped (SIGSTOP, a VM pause, a GC
  *   storm). Others were free to rescue its runs meanwhile, so the firing gate stays
  *   closed until a beat has gone through and the held runs were checked.
- * - Rescue grace: after a beat succeeds following failed ones (the database was away)
- *   every node's lease may have lapsed at once; this node does not take over other
- *   nodes' runs until a full lease has passed, so each live node has had time to check
- *   in again. Only then is a lapsed lease evidence that its node is gone.
+ * - Rescue grace: after a beat succeeds following failed ones, or more than a lease
+ *   after the last one that did (a beat hung on a dead connection: the database was away)
+ *   every node's lease may have lapsed at once; that beat renews, in the database, the
+ *   leases that were valid when this node lost it (nodesLeaseGrace), and this
+ *   node does not take over other nodes' runs until a full lease has passed. Either
+ *   way each live node has a full lease from the database's return to check in; only
+ *   then is a lapsed lease evidence that its node is gone.
  * - Clock offset: each beat reads the server's clock; PostgreSQL's now() minus ours at
  *   the round trip's midpoint, within half the round trip, is the node's offset.
  */
@@ -54,6 +59,7 @@ export class Heartbeat implements Service, FiringGate {
   private gateWaiters: (() => void)[] = [];
   private failing = false;
   private rescueAfterMono = -Infinity;
+  private lastOkMono = -Infinity;
   private samples: { offsetMs: number; rttMs: number }[] = [];
   /** the current estimate, stored with the next beat */
   offset?: { offsetMs: number; rttMs: number };
@@ -82,7 +88,10 @@ export class Heartbeat implements Service, FiringGate {
 
   /** Whether runs of other nodes whose lease lapsed may be taken over now. */
   mayRescue(): boolean {
-    return !this.failing && this.deps.clock.monotonicMs() >= this.rescueAfterMono;
+    const now = this.deps.clock.monotonicMs();
+    // a node whose own last beat is older than a lease has been away itself: others'
+    // lapsed leases say nothing yet (the recovering beat will start the grace)
+    return !this.failing && now >= this.rescueAfterMono && now - this.lastOkMono <= this.deps.leaseMs;
   }
 
   /** FiringGate: closed while a freeze past the lease has not been confirmed. */
@@ -124,13 +133,21 @@ export class Heartbeat implements Service, FiringGate {
     try {
       const held = this.deps.held?.() ?? 0;
       const beat = await nodeHeartbeat(sql, nodeId, leaseMs, this.offset, held);
+      // Away: beats failed, or one hung on a dead connection for longer than a lease
+      // (no error, just no answer until the pool reconnected).
+      const doneMono = clock.monotonicMs();
+      const awayMs = doneMono - this.lastOkMono;
+      const recovered = this.failing || (Number.isFinite(awayMs) && awayMs > leaseMs);
+      this.lastOkMono = doneMono;
       const rttMs = clock.monotonicMs() - t0;
       this.cluster = { liveNodes: beat.liveNodes, othersHeld: beat.clusterHeld - held };
       this.measure(beat.serverNow.getTime() - (wall0 + rttMs / 2), rttMs);
-      if (this.failing) {
+      if (recovered) {
         this.failing = false;
         this.rescueAfterMono = clock.monotonicMs() + leaseMs;
-        log.info({ graceMs: leaseMs }, 'database reachable again: rescuing other nodes\' runs waits one lease for them to check in');
+        const renewed = await nodesLeaseGrace(sql, nodeId, leaseMs, Number.isFinite(awayMs) ? awayMs : leaseMs);
+        log.info({ graceMs: leaseMs, awayMs: Math.round(awayMs), renewed }, 'database reachable again: rescuing other nodes\' runs waits one lease for them to check in');
+        this.deps.onRecovered?.();
       }
       if (!beat.wasValid) {
         log.warn('lease had lapsed: checking which held runs are still ours');

@@ -20,6 +20,8 @@ export interface RecorderDeps {
   /** how long stop() keeps trying to write what is queued before leaving it to the rescue */
   drainMs: number;
   onRecorded?: (count: number) => void;
+  /** results the fence rejected: the node's view of what it owns may be stale */
+  onFenced?: (count: number) => void;
 }
 
 /**
@@ -119,6 +121,7 @@ export class Recorder implements Service {
         inFlight.close(r.id);
       }
       this.deps.onRecorded?.(accepted.size);
+      if (accepted.size < batch.length) this.deps.onFenced?.(batch.length - accepted.size);
     } catch (err) {
       log.warn({ err: (err as Error).message, batch: batch.length }, 'recording results failed; will retry');
       this.queue.unshift(...batch);

@@ -59,12 +59,24 @@ export async function nodeHeartbeat(
   held = 0,
 ): Promise<Beat> {
   const [row] = await sql<{ wasValid: boolean; serverNow: Date; liveNodes: string; clusterHeld: string }[]>`
-    with beat as (
+    with prev as (select lease_until >= now() as was_valid, heartbeat_at from nodes where id = ${id}),
+    -- This node's own lease lapsed (an outage, a freeze): so may everyone's have, at once.
+    -- In the same statement that renews its lease, renew for one lease the others that
+    -- were valid at its previous beat: no node is rescued before it had a full lease
+    -- since the database came back (see nodesLeaseGrace), and no claim of this node
+    -- that waited out the outage in the pool can rescue in between.
+    grace as (
+      update nodes o set lease_until = now() + ${leaseMs} * interval '1 ms'
+      from prev
+      where not prev.was_valid and o.id <> ${id} and o.stopped_at is null
+        and o.lease_until >= prev.heartbeat_at and o.lease_until < now() + ${leaseMs} * interval '1 ms'
+    ),
+    beat as (
       update nodes n set heartbeat_at = now(), lease_until = now() + ${leaseMs} * interval '1 ms', stopped_at = null,
                          clock_offset_ms = coalesce(${clock?.offsetMs ?? null}::float8, n.clock_offset_ms),
                          clock_rtt_ms = coalesce(${clock?.rttMs ?? null}::float8, n.clock_rtt_ms),
                          held = ${held}
-      from (select lease_until >= now() as was_valid from nodes where id = ${id}) prev
+      from prev
       where n.id = ${id}
       returning prev.was_valid
     )
@@ -75,6 +87,25 @@ export async function nodeHeartbeat(
     group by beat.was_valid`;
   if (!row) throw new Error(`node ${id} is not registered`);
   return { wasValid: row.wasValid, serverNow: row.serverNow, liveNodes: Number(row.liveNodes), clusterHeld: Number(row.clusterHeld) };
+}
+
+/**
+ * After this node could not reach the database for `awayMs` (an outage, a failover):
+ * renews, for one lease from now, the lease of every other running node whose lease
+ * was still valid when this node lost the database. After an outage every lease lapsed
+ * at once and nodes reconnect at different speeds (a pool may wait on a dead socket);
+ * a lapsed lease says nothing about its node until it had a full lease since the
+ * database came back, so no node's runs are rescued (attempt bumped, buffered results
+ * fenced) before that. A node that really died meanwhile is rescued one lease later.
+ */
+export async function nodesLeaseGrace(sql: Sql, id: string, leaseMs: number, awayMs: number): Promise<number> {
+  const rows = await sql`
+    update nodes o set lease_until = now() + ${leaseMs} * interval '1 ms'
+    where o.id <> ${id} and o.stopped_at is null
+      and o.lease_until < now() + ${leaseMs} * interval '1 ms'
+      and o.lease_until >= now() - (${awayMs}::float8 + ${leaseMs}) * interval '1 ms'
+    returning 1`;
+  return rows.length;
 }
 
 export async function nodeStop(sql: Sql, id: string): Promise<void> {

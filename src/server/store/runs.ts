@@ -155,7 +155,13 @@ export async function runsClaimOrphaned(
       select o.id from runs o
       where o.status in ('pending', 'running') and o.scheduled_for <= ${opts.horizon}
         and (o.node_id is null
-             or (${opts.lapsed} and o.node_id = any(array(select id from nodes where lease_until < now()))))
+             -- never this node's own: what it owns it either holds, or finds by reconcile
+             -- (runsPendingOfNode); bumping its attempt here would fence its own buffered
+             -- results and leave the run pending on a live node that does not hold it
+             or (${opts.lapsed} and o.node_id = any(array(select id from nodes where lease_until < now() and id <> ${opts.nodeId}))
+                 -- decided on the rescuer's own valid lease: a claim that waited out an
+                 -- outage in the pool (all leases lapsed) must not rescue on arrival
+                 and exists (select 1 from nodes me where me.id = ${opts.nodeId} and me.lease_until >= now())))
       order by o.scheduled_for
       limit ${opts.limit}
       for update of o skip locked)
@@ -208,7 +214,7 @@ export async function runsStillOwned(sql: Sql, nodeId: string, runs: { id: strin
   const rows = await sql<{ id: string }[]>`
     select r.id from runs r
     join json_to_recordset(${JSON.stringify(runs)}::text::json) as v(id bigint, attempt int)
-      on r.id = v.id and r.attempt = v.attempt
+      on r.id = v.id and r.attempt >= v.attempt
     where r.node_id = ${nodeId} and r.status = 'pending'`;
   return new Set(rows.map((r) => r.id));
 }
@@ -224,7 +230,7 @@ export async function runsReleaseSome(sql: Sql, nodeId: string, runs: { id: stri
     with released as (
       update runs r set node_id = null
       from json_to_recordset(${JSON.stringify(runs)}::text::json) as v(id bigint, attempt int)
-      where r.id = v.id and r.attempt = v.attempt and r.node_id = ${nodeId} and r.status = 'pending'
+      where r.id = v.id and r.attempt >= v.attempt and r.node_id = ${nodeId} and r.status = 'pending'
       returning r.id
     ), n as (select ${noticeSql(sql, { t: 'wake' })} where exists (select 1 from released))
     select id from released left join n on true`;
@@ -246,7 +252,12 @@ export interface RunResult {
 /**
  * Records results in one statement per batch, fenced by owner and attempt: a node
  * that lost its lease (frozen, partitioned) cannot overwrite the result of the node
- * that took its runs over. One NOTIFY for the whole batch tells live views.
+ * that took its runs over. The fence is the owner plus "no older attempt than the one
+ * it holds": a run taken over and later rescued back by the same node (attempt bumped
+ * twice) is still that node's, and the execution it buffered is the run's only one on
+ * it (a node holds one copy of a run, whatever its attempt). The same fence guards
+ * the other writes of a held run (webhook start and progress, hand-back, still-owned
+ * check). One NOTIFY for the whole batch tells live views.
  * Returns the ids that were accepted.
  */
 export async function runsComplete(sql: Sql, nodeId: string, results: RunResult[]): Promise<string[]> {
@@ -291,7 +302,7 @@ export function runsCompleteStatement(tx: Sql | Tx, nodeId: string, results: Run
                       late = v.late, reason = coalesce(v.reason, r.reason), deliveries = coalesce(v.deliveries, r.deliveries)
     from v
     where r.id = any(${results.map((r) => r.id)}::bigint[])
-      and r.id = v.id and r.attempt = v.attempt
+      and r.id = v.id and r.attempt >= v.attempt
       -- The fence, written so no index serves it: otherwise the planner reads every
       -- run this node holds (runs_open_owner_idx; 100,000 in a burst) to find the
       -- batch's 2,000, instead of looking them up by primary key.
@@ -339,7 +350,7 @@ export async function runsStartWebhook(
         finished_at = case when t.overlap_policy = 'skip' and busy.yes then now() end,
         reason = case when t.overlap_policy = 'skip' and busy.yes then 'overlap: previous run still in progress' else u.reason end
       from tasks t, busy
-      where u.id = ${r.id} and u.attempt = ${r.attempt} and u.node_id = ${r.nodeId}
+      where u.id = ${r.id} and u.attempt >= ${r.attempt} and u.node_id = ${r.nodeId}
         and u.status in ('pending', 'running') and t.id = u.task_id
       returning u.status, t.name as task_name, t.action, t.payload, u.deliveries`;
     if (row?.status === 'skipped') {
@@ -380,7 +391,7 @@ export async function runsProgressSave(sql: Sql, nodeId: string, items: RunProgr
                         deliveries = coalesce(v.deliveries, r.deliveries)
       from v
       where r.id = any(${items.map((r) => r.id)}::bigint[])
-        and r.id = v.id and r.attempt = v.attempt
+        and r.id = v.id and r.attempt >= v.attempt
         and coalesce(r.node_id, '') = ${nodeId}
         and coalesce(r.status, '') in ('pending', 'running')
       returning r.id`;
