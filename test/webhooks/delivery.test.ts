@@ -4,10 +4,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Run, Task } from '../../src/shared/schemas.js';
+import type { Task } from '../../src/shared/schemas.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { api, eventually } from '../support/node.js';
 import { startReceiver, type Receiver } from './receiver.js';
+import { webhookTasks } from './tasks.js';
 
 const BASE_MS = 200;
 const NEW_SECRET = 'whsec_new_0123456789abcdef';
@@ -27,25 +28,7 @@ afterAll(async () => {
   await rx?.close();
 });
 
-const soon = (ms = 300) => new Date(Date.now() + ms).toISOString();
-
-async function createTask(body: Record<string, unknown>): Promise<Task> {
-  const res = await api<Task>(t.url, 'POST', '/api/tasks', { name: 'hook', schedule: { type: 'once', at: soon() }, ...body });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return res.body;
-}
-
-async function runsOf(taskId: string): Promise<Run[]> {
-  return (await api<{ items: Run[] }>(t.url, 'GET', `/api/runs?taskId=${taskId}&limit=100`)).body.items;
-}
-
-/** The first run of the task once it has a final status. */
-async function finalRun(taskId: string, timeoutMs = 30_000): Promise<Run> {
-  return eventually(async () => {
-    const [run] = await runsOf(taskId);
-    return run && !['pending', 'running'].includes(run.status) ? run : undefined;
-  }, timeoutMs);
-}
+const { soon, createTask, runsOf, finalRun } = webhookTasks(() => t.url);
 
 /** The receiver side of docs/webhooks.md, written from the documentation, not the server code. */
 function verify(header: string | undefined, rawBody: string, secrets: string[], toleranceSec = 300): boolean {

@@ -2,10 +2,11 @@
 // honest start times, per-origin caps and isolation, edits reaching held occurrences,
 // the lateness limit, redrives, and the per-origin views.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Run, Task } from '../../src/shared/schemas.js';
+import type { Run } from '../../src/shared/schemas.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { api, eventually } from '../support/node.js';
 import { startReceiver, type Receiver } from './receiver.js';
+import { webhookTasks } from './tasks.js';
 
 const PER_ORIGIN = 4;
 let t: TestApp;
@@ -28,22 +29,7 @@ afterAll(async () => {
   await hung?.close();
 });
 
-const soon = (ms = 300) => new Date(Date.now() + ms).toISOString();
-
-async function createTask(body: Record<string, unknown>): Promise<Task> {
-  const res = await api<Task>(t.url, 'POST', '/api/tasks', { name: 'hook', schedule: { type: 'once', at: soon() }, ...body });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return res.body;
-}
-async function runsOf(taskId: string): Promise<Run[]> {
-  return (await api<{ items: Run[] }>(t.url, 'GET', `/api/runs?taskId=${taskId}&limit=100`)).body.items;
-}
-async function finalRun(taskId: string, timeoutMs = 30_000): Promise<Run> {
-  return eventually(async () => {
-    const [run] = await runsOf(taskId);
-    return run && !['pending', 'running'].includes(run.status) ? run : undefined;
-  }, timeoutMs);
-}
+const { soon, createTask, runsOf, finalRun } = webhookTasks(() => t.url);
 
 /** n one-time webhook tasks due at `at`, in one statement (the shape POST /api/tasks stores), named prefix-i. */
 async function bulkWebhooks(prefix: string, n: number, at: Date, url: (i: number) => string, extra: Record<string, unknown> = {}) {
