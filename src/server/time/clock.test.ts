@@ -23,6 +23,19 @@ describe('clocks', () => {
 });
 
 describe('ManualClock timers', () => {
+  it('reads exactly a due instant after fractional (jittered) timers fired on the way', () => {
+    // 13-digit epoch milliseconds plus fractional delays used to drift below the instant
+    const start = Date.parse('2026-12-01T11:19:43.797Z');
+    const c = new ManualClock(start);
+    let at = -1;
+    c.setTimer(() => undefined, 430.34187769704687);
+    c.setTimer(() => undefined, 572.1097767607755);
+    c.setTimer(() => (at = c.now().getTime()), 20_000);
+    c.advance(20_000);
+    expect(at).toBe(start + 20_000);
+    expect(c.now().getTime()).toBe(start + 20_000);
+  });
+
   it('fire in due order as the clock advances, each at its own time', () => {
     const c = new ManualClock('2026-01-01T00:00:00Z');
     const seen: string[] = [];

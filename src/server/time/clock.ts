@@ -64,18 +64,21 @@ interface PendingTimer {
  * clock set to its due time (as a real event loop would, minus the delay).
  */
 export class ManualClock implements Clock {
-  private ms: number;
+  // The wall clock is kept as an offset from the monotonic one, never accumulated: adding
+  // fractional timer delays (jittered polls) to a 13-digit millisecond count drifts by
+  // float rounding, and a wall clock a hair short of a due instant would not fire it.
+  private offset: number;
   private mono = 0;
   private seq = 0;
   private timers: PendingTimer[] = [];
 
   constructor(start: Date | string | number = 0) {
-    this.ms = new Date(start).getTime();
-    if (Number.isNaN(this.ms)) throw new RangeError(`ManualClock: invalid start ${String(start)}`);
+    this.offset = new Date(start).getTime();
+    if (Number.isNaN(this.offset)) throw new RangeError(`ManualClock: invalid start ${String(start)}`);
   }
 
   now(): Date {
-    return new Date(this.ms);
+    return new Date(this.offset + this.mono);
   }
 
   monotonicMs(): number {
@@ -97,7 +100,7 @@ export class ManualClock implements Clock {
   set(to: Date | string | number): void {
     const ms = new Date(to).getTime();
     if (Number.isNaN(ms)) throw new RangeError(`ManualClock: invalid time ${String(to)}`);
-    this.ms = ms;
+    this.offset = ms - this.mono;
   }
 
   /** Moves both clocks forward by `ms`, firing the timers due on the way. */
@@ -107,14 +110,10 @@ export class ManualClock implements Clock {
       this.timers = this.timers.filter((t) => !t.cancelled);
       const next = this.timers.reduce<PendingTimer | undefined>((a, t) => (t.at <= end && (!a || t.at < a.at || (t.at === a.at && t.seq < a.seq)) ? t : a), undefined);
       if (!next) break;
-      if (next.at > this.mono) {
-        this.ms += next.at - this.mono;
-        this.mono = next.at;
-      }
+      if (next.at > this.mono) this.mono = next.at;
       next.cancelled = true;
       next.fn();
     }
-    this.ms += end - this.mono;
     this.mono = end;
     return this.now();
   }
@@ -124,7 +123,6 @@ export class ManualClock implements Clock {
    * was frozen); the timers that fell due fire on the next advance.
    */
   freeze(ms: number): void {
-    this.ms += ms;
     this.mono += ms;
   }
 }
