@@ -7,7 +7,7 @@ import {
 import { ApiError } from '../errors.js';
 import {
   PutRejected, taskBatchAnswer, taskBatchClaim, taskCount, taskDelete, taskGet, taskGetByKey, taskInsert, taskList,
-  tasksDeleteByKeyPrefix, tasksGetByIds, tasksPut, taskUpdate, type TaskChange, type TaskInsert, type TaskRow, type TaskWithLastRun,
+  tasksDeleteByKeyPrefix, tasksGetByIds, tasksPut, taskUpdate, TaskInsertQueue, type TaskChange, type TaskInsert, type TaskRow, type TaskWithLastRun,
 } from '../store/tasks.js';
 import { runInsertManual } from '../store/runs.js';
 import type { Tx } from '../store/db.js';
@@ -42,6 +42,8 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
   const { sql, clock } = deps;
   const soon = (d: Date | null | undefined) => !!d && d.getTime() <= clock.now().getTime() + deps.lookaheadMs;
   const inputOpts = { allow: deps.webhookAllow };
+  /** creates not due within the lookahead, coalesced into shared statements */
+  const laterInserts = new TaskInsertQueue(sql);
   /** read-only tokens do not see webhook header values */
   const redact = (req: FastifyRequest) => ({ redact: req.principal?.scope === 'read' });
 
@@ -59,7 +61,9 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
     async (req, reply) => {
       const key = req.headers['idempotency-key'] ?? null;
       const row = taskInsertFromCreate(req.body, clock.now(), key, inputOpts);
-      const { task, created, keyTaken } = await taskInsert(sql, row, soon(row.nextRunAt));
+      // due soon: its own statement with the wake-up; later: coalesced with concurrent creates
+      const wake = soon(row.nextRunAt);
+      const { task, created, keyTaken } = wake ? await taskInsert(sql, row, true) : await laterInserts.insert(row);
       if (keyTaken) {
         throw new ApiError('TASK_KEY_IN_USE', `key ${JSON.stringify(row.key)} is held by task ${keyTaken.id}; PUT /api/tasks/by-key/${row.key} replaces it`, {
           field: 'key',

@@ -116,6 +116,89 @@ export async function taskInsert(sql: Sql, t: TaskInsert, wake: boolean): Promis
   return { task: existing!, created: false };
 }
 
+/**
+ * Single creates that need no wake-up, coalesced: every create that arrives while the
+ * event loop is busy goes into one multi-row INSERT (autocommit), so n concurrent
+ * creates cost one statement, one socket write and one WAL flush at commit instead of
+ * n. Profiled at 16 in flight: PostgreSQL backends spent most of their time waiting on
+ * the WAL flush of their own one-row commit (LWLock:WALWrite, IO:WalSync), and the
+ * node a third of its CPU in the socket write per statement.
+ *
+ * Each create keeps its own answer: ON CONFLICT DO NOTHING (every unique index is an
+ * arbiter) lets the others through when one hits a used idempotency key or a key held
+ * by a live task, and that one is then answered as a replay or as keyTaken, as
+ * taskInsert would. If the statement fails as a whole (a value PostgreSQL refuses),
+ * each create is retried alone, so only the bad one fails. Tasks due within the
+ * lookahead do not come here: they go through taskInsert (wake-up, claim).
+ */
+export class TaskInsertQueue {
+  private queue: { row: TaskInsert; resolve: (r: TaskInsertResult) => void; reject: (e: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly sql: Sql,
+    /** the most creates in one statement */
+    private readonly max = 500,
+  ) {}
+
+  insert(row: TaskInsert): Promise<TaskInsertResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ row, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // after the I/O callbacks of this turn: every request already read joins in
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush() {
+    this.scheduled = false;
+    while (this.queue.length) void this.run(this.queue.splice(0, this.max));
+  }
+
+  private async run(items: TaskInsertQueue['queue']) {
+    if (items.length === 1) {
+      const it = items[0]!;
+      return taskInsert(this.sql, it.row, false).then(it.resolve, it.reject);
+    }
+    const ids = items.map(() => taskId());
+    let made: TaskRow[];
+    try {
+      const data = items.map(({ row }, i) => {
+        const j = rowJson(ids[i]!, row);
+        if (row.idempotencyKey !== null) {
+          j.idempotency_key = row.idempotencyKey;
+          j.idempotency_hash = row.idempotencyHash;
+        }
+        return j;
+      });
+      made = await this.sql<TaskRow[]>`
+        insert into tasks (id, key, name, kind, run_at, cron_expression, timezone, start_at, end_at, payload,
+                           action, misfire_policy, overlap_policy, max_lateness_ms, state, next_run_at,
+                           idempotency_key, idempotency_hash)
+        select id, key, name, kind, run_at, cron_expression, coalesce(timezone, 'UTC'), start_at, end_at,
+               payload, coalesce(action, '{"type":"log"}'), coalesce(misfire_policy, 'fire_once'),
+               coalesce(overlap_policy, 'allow'), max_lateness_ms, coalesce(state, 'active'), next_run_at,
+               idempotency_key, idempotency_hash
+        from jsonb_to_recordset(${this.sql.json(data as never)}) as v(id uuid, ${this.sql.unsafe(ROW_COLUMNS)}, idempotency_key text, idempotency_hash text)
+        on conflict do nothing
+        returning *`;
+    } catch {
+      // one bad value fails the statement: each create alone, so only its own request fails
+      for (const it of items) taskInsert(this.sql, it.row, false).then(it.resolve, it.reject);
+      return;
+    }
+    const byId = new Map(made.map((t) => [t.id, t]));
+    items.forEach((it, i) => {
+      const task = byId.get(ids[i]!);
+      // refused by a unique index: taskInsert answers it (replay, or the key's holder)
+      if (task) it.resolve({ task, created: true });
+      else taskInsert(this.sql, it.row, false).then(it.resolve, it.reject);
+    });
+  }
+}
+
 /** A unique violation on the live-key index: another task holds the key. */
 export function isKeyConflict(err: unknown): boolean {
   const e = err as { code?: string; constraint_name?: string };
