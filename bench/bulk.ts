@@ -10,12 +10,18 @@
 // Options: --n=1000000 --in-flight=4 --single-sec=10 --systems=sundial,graphile,pgboss,bullmq
 //          --cpu-prof=DIR (the Sundial node writes a V8 CPU profile there)
 //          --pg-stats (pg_stat_statements: the statements that took the most time, per system)
+//          --sundial-roots=DIR,DIR (Sundial from each of these checkouts' dist/, e.g. main's
+//            beside this branch: system ids sundial@0, sundial@1, ...; default this checkout)
+//          --rounds=R (the list of systems R times over, alternating; medians at the end)
+// Sundial's client is undici's request on a keep-alive pool: fetch spent ~500 µs of the
+// two cores' CPU per request in the client, more than the node took to serve it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { Pool } from 'undici';
 import { freePort, sleep, waitFor } from './lib.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -25,7 +31,11 @@ const N = Number(arg('n') ?? 1_000_000);
 const IN_FLIGHT = Number(arg('in-flight') ?? 4);
 const SINGLE_SEC = Number(arg('single-sec') ?? 10);
 const SINGLE_IN_FLIGHT = 16;
-const SYSTEMS = (arg('systems') ?? 'sundial,graphile,pgboss,bullmq').split(',');
+const SUNDIAL_ROOTS = (arg('sundial-roots') ?? ROOT).split(',').map((r) => resolve(r));
+const ROUNDS = Number(arg('rounds') ?? 1);
+const SYSTEMS = (arg('systems') ?? 'sundial,graphile,pgboss,bullmq')
+  .split(',')
+  .flatMap((id) => (id === 'sundial' ? SUNDIAL_ROOTS.map((_, k) => `sundial@${k}`) : [id]));
 const CPU_PROF = arg('cpu-prof');
 const PG_STATS = args.includes('--pg-stats');
 // dropping a benchmark database ends the idle connections of the peer's pool it left behind
@@ -137,36 +147,39 @@ interface Subject {
   stop(): Promise<void>;
 }
 
-function sundial(): Subject {
+function sundial(root: string, label: string): Subject {
   let child: ChildProcess | undefined;
   let base = '';
+  let pool: Pool | undefined;
   // u0/ … u9/: a tenth of the tasks under each prefix
   const key = (i: number) => `u${i % 10}/task-${i}`;
   const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
     for (;;) {
-      const r = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-      if (r.status === 429) {
-        await sleep(1000 * Number(r.headers.get('retry-after') ?? 1));
+      const r = await pool!.request({ path, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+      if (r.statusCode === 429) {
+        await r.body.dump();
+        await sleep(1000 * Number(r.headers['retry-after'] ?? 1));
         continue;
       }
-      if (!r.ok) throw new Error(`${path}: ${r.status} ${(await r.text()).slice(0, 300)}`);
-      await r.arrayBuffer();
+      if (r.statusCode >= 300) throw new Error(`${path}: ${r.statusCode} ${(await r.body.text()).slice(0, 300)}`);
+      await r.body.dump();
       return;
     }
   };
   return {
-    name: 'Sundial',
+    name: label,
     call: 'POST /api/tasks/batch (Prefer: return=minimal, keys)',
     chunk: 1000,
     async start() {
       const port = await freePort();
       const execArgv = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(CPU_PROF)}`] : [];
       child = spawn(process.execPath, [...execArgv, 'bin/sundial.js', 'serve'], {
-        cwd: ROOT,
+        cwd: root,
         stdio: ['ignore', 'ignore', 'inherit'],
         env: { ...process.env, DATABASE_URL: benchUrl, PORT: String(port), HOST: '127.0.0.1', SUNDIAL_NODE_ID: 'bulk-1', LOG_LEVEL: 'error' },
       });
       base = `http://127.0.0.1:${port}`;
+      pool = new Pool(base, { connections: 32 });
       await waitFor('Sundial /readyz', async () => (await fetch(`${base}/readyz`)).ok, 60_000);
     },
     async bulk(from, to) {
@@ -184,6 +197,7 @@ function sundial(): Subject {
       return { cancelled, left: left.total };
     },
     async stop() {
+      await pool?.close();
       if (!child || child.exitCode !== null) return;
       const exited = new Promise((r) => child!.once('exit', r));
       child.kill('SIGTERM');
@@ -271,7 +285,11 @@ function bullmq(): Subject {
   };
 }
 
-const makers: Record<string, () => Subject> = { sundial, graphile, pgboss, bullmq };
+const makers: Record<string, () => Subject> = { graphile, pgboss, bullmq };
+SUNDIAL_ROOTS.forEach((root, k) => {
+  const label = SUNDIAL_ROOTS.length > 1 ? `Sundial (${root.split('/').pop()})` : 'Sundial';
+  makers[`sundial@${k}`] = () => sundial(root, label);
+});
 
 // ------------------------------------------------------------------ run
 
@@ -285,7 +303,7 @@ interface Row {
 }
 const rows: Row[] = [];
 log(`bulk benchmark: N=${N.toLocaleString('en-US')}, ${IN_FLIGHT} bulk calls in flight, single creates ${SINGLE_IN_FLIGHT} in flight for ${SINGLE_SEC} s; ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}`);
-for (const id of SYSTEMS) {
+for (const id of Array.from({ length: ROUNDS }, () => SYSTEMS).flat()) {
   if (id === 'bullmq' && !redisPort) continue;
   const s = makers[id]!();
   await reset();
@@ -318,17 +336,32 @@ for (const id of SYSTEMS) {
   }
 }
 
-const sun = rows.find((r) => r.system === 'Sundial');
+// one line per system: medians over the rounds
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+const bySystem = new Map<string, Row[]>();
+for (const r of rows) bySystem.set(r.system, [...(bySystem.get(r.system) ?? []), r]);
+const summary = [...bySystem].map(([system, rs]) => ({
+  system,
+  call: rs[0]!.call,
+  loadS: median(rs.map((r) => r.loadS)),
+  loadPerS: median(rs.map((r) => r.loadPerS)),
+  singlePerS: median(rs.map((r) => r.singlePerS)),
+  cancel: rs[0]!.cancel && { n: rs[0]!.cancel.n, s: median(rs.map((r) => r.cancel!.s)), left: Math.max(...rs.map((r) => r.cancel!.left)) },
+  rounds: rs.length,
+}));
+// ratios against this checkout's Sundial (the last of --sundial-roots)
+const sun = summary.filter((r) => r.system.startsWith('Sundial')).pop();
 const fmt = (v: number) => Math.round(v).toLocaleString('en-US');
 const lines = [
-  `N = ${fmt(N)} one-time tasks, ${IN_FLIGHT} bulk calls in flight; single creates ${SINGLE_IN_FLIGHT} in flight for ${SINGLE_SEC} s`,
+  `N = ${fmt(N)} one-time tasks, ${IN_FLIGHT} bulk calls in flight; single creates ${SINGLE_IN_FLIGHT} in flight for ${SINGLE_SEC} s; ${ROUNDS > 1 ? `medians of ${ROUNDS} alternating rounds; ` : ''}ratios: ${sun?.system ?? '–'} ÷ this`,
   '',
-  '| system | bulk call | load time | tasks/s | Sundial ÷ this | single creates/s | Sundial ÷ this |',
+  '| system | bulk call | load time | tasks/s | ratio | single creates/s | ratio |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
-  ...rows.map((r) =>
+  ...summary.map((r) =>
     `| ${r.system} | ${r.call} | ${r.loadS.toFixed(1)} s | ${fmt(r.loadPerS)} | ${sun ? (sun.loadPerS / r.loadPerS).toFixed(2) : '–'} | ${fmt(r.singlePerS)} | ${sun ? (sun.singlePerS / r.singlePerS).toFixed(2) : '–'} |`,
   ),
-  ...(sun?.cancel ? ['', `Cancel by key prefix: ${fmt(sun.cancel.n)} tasks in ${sun.cancel.s.toFixed(2)} s; ${sun.cancel.left} left under the prefix.`] : []),
+  '',
+  ...summary.filter((r) => r.cancel).map((r) => `${r.system}: cancel by key prefix, ${fmt(r.cancel!.n)} tasks in ${r.cancel!.s.toFixed(2)} s; ${r.cancel!.left} left under the prefix.`),
 ];
 console.log('\n' + lines.join('\n') + '\n');
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
