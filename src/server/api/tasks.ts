@@ -7,7 +7,7 @@ import {
 import { ApiError } from '../errors.js';
 import {
   PutRejected, taskBatchAnswer, taskBatchClaim, taskCount, taskDelete, taskGet, taskGetByKey, taskInsert, taskList,
-  tasksDeleteByKeyPrefix, tasksGetByIds, tasksPut, taskUpdate, TaskInsertQueue, type TaskChange, type TaskInsert, type TaskRow, type TaskWithLastRun,
+  tasksDeleteByKeyPrefix, tasksGetByIds, tasksPut, taskUpdate, TaskInsertQueue, withKeyRaceRetry, type TaskChange, type TaskInsert, type TaskRow, type TaskWithLastRun,
 } from '../store/tasks.js';
 import { runInsertManual } from '../store/runs.js';
 import type { Tx } from '../store/db.js';
@@ -169,7 +169,7 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
       const minimal = wantsMinimal(req.headers.prefer);
       const idem = req.headers['idempotency-key'];
       const hash = idem ? requestHash(req.body) : '';
-      const answer = await sql.begin(async (tx) => {
+      const answer = await withKeyRaceRetry(() => sql.begin(async (tx) => {
         if (idem) {
           const first = await taskBatchClaim(tx, idem, hash);
           if (first) return { replay: true as const, ...first };
@@ -184,7 +184,7 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
         const response = { items };
         if (idem) await taskBatchAnswer(tx, idem, 201, response);
         return { replay: false as const, status: 201, response, requestHash: hash };
-      });
+      }));
       if (answer.replay) {
         if (answer.requestHash !== hash) {
           throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different batch', { field: 'header.idempotency-key' });
@@ -204,14 +204,14 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
     const row = taskInsertFromCreate({ ...body, key }, now, null, { ...inputOpts, allowPast: true });
     const explicitPast = new WeakSet<TaskInsert>();
     if (body.runImmediatelyIfPast) explicitPast.add(row);
-    const result = await sql.begin(async (tx) => {
+    const result = await withKeyRaceRetry(() => sql.begin(async (tx) => {
       try {
         return (await tasksPut(tx, [row], replacePlan(now, (w) => explicitPast.has(w)), new Date(now.getTime() + deps.lookaheadMs))).results[0]!;
       } catch (err) {
         if (err instanceof PutRejected) throw err.items[0]!.error;
         throw err;
       }
-    });
+    }));
     if (result.outcome !== 'unchanged') deps.hub.publish({ type: 'tasks', taskId: result.id, change: result.outcome === 'created' ? 'created' : 'updated' });
     return result;
   };
