@@ -336,14 +336,14 @@ for (const id of Array.from({ length: ROUNDS }, () => SYSTEMS).flat()) {
   }
 }
 
-// one line per system: medians over the rounds
+// one line per system: medians over the rounds (the upper one of an even count)
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 const bySystem = new Map<string, Row[]>();
 for (const r of rows) bySystem.set(r.system, [...(bySystem.get(r.system) ?? []), r]);
 const summary = [...bySystem].map(([system, rs]) => ({
   system,
   call: rs[0]!.call,
-  loadS: median(rs.map((r) => r.loadS)),
+  loadS: N / median(rs.map((r) => r.loadPerS)),
   loadPerS: median(rs.map((r) => r.loadPerS)),
   singlePerS: median(rs.map((r) => r.singlePerS)),
   cancel: rs[0]!.cancel && { n: rs[0]!.cancel.n, s: median(rs.map((r) => r.cancel!.s)), left: Math.max(...rs.map((r) => r.cancel!.left)) },
