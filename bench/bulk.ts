@@ -16,13 +16,13 @@
 // Sundial's client is undici's request on a keep-alive pool: fetch spent ~500 µs of the
 // two cores' CPU per request in the client, more than the node took to serve it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { Pool } from 'undici';
-import { freePort, sleep, waitFor } from './lib.js';
+import { freePort, pgCpu, procUsage, sleep, waitFor } from './lib.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -61,6 +61,7 @@ if (PG_STATS) {
   benchUrl = pg.url.replace(/\/postgres$/, '/bench');
 }
 const sqlAdmin = postgres(pg.url, { max: 1, onnotice: () => {} });
+const postmasterPid = () => Number(readFileSync(join(work, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
 
 let redis: ChildProcess | undefined;
 let redisPort: number | undefined;
@@ -143,6 +144,8 @@ interface Subject {
   start(): Promise<void>;
   bulk(from: number, to: number): Promise<void>;
   one(i: number): Promise<void>;
+  /** the server process, when the system has one (its CPU is counted) */
+  pid?(): number | undefined;
   cancel?(): Promise<{ cancelled: number; left: number }>;
   stop(): Promise<void>;
 }
@@ -190,6 +193,7 @@ function sundial(root: string, label: string): Subject {
     async one(i) {
       await post('/api/tasks', { name: `single ${i}`, schedule: { type: 'once', at: new Date(dueOf(i % N)).toISOString() }, payload: { i } });
     },
+    pid: () => child?.pid,
     async cancel() {
       const r = await fetch(`${base}/api/tasks?keyPrefix=u3/`, { method: 'DELETE' });
       const { cancelled } = (await r.json()) as { cancelled: number };
@@ -300,7 +304,36 @@ interface Row {
   loadPerS: number;
   singlePerS: number;
   cancel?: { n: number; s: number; left: number };
+  /** CPU ms per 1,000 tasks: the system's server (Sundial's node), PostgreSQL, this client */
+  loadCpu: Cpu;
+  singleCpu: Cpu;
 }
+interface Cpu {
+  server: number | null;
+  pg: number;
+  client: number;
+}
+
+/** Measures the CPU that `n` tasks cost while `run` runs, in ms per 1,000 tasks. */
+async function cpuOf(s: Subject, run: () => Promise<number>): Promise<{ n: number; cpu: Cpu }> {
+  const pid = s.pid?.();
+  const pm = postmasterPid();
+  const server0 = pid ? procUsage(pid)?.cpu ?? 0 : 0;
+  const pg0 = pgCpu(pm);
+  const me0 = process.cpuUsage();
+  const n = await run();
+  const me = process.cpuUsage(me0);
+  const per1k = (sec: number) => (sec * 1000 * 1000) / n;
+  return {
+    n,
+    cpu: {
+      server: pid ? per1k((procUsage(pid)?.cpu ?? 0) - server0) : null,
+      pg: per1k(pgCpu(pm) - pg0),
+      client: per1k((me.user + me.system) / 1e6),
+    },
+  };
+}
+const fmtCpu = (c: Cpu) => `${c.server === null ? '' : `server ${c.server.toFixed(0)} ms, `}PostgreSQL ${c.pg.toFixed(0)} ms, client ${c.client.toFixed(0)} ms`;
 const rows: Row[] = [];
 log(`bulk benchmark: N=${N.toLocaleString('en-US')}, ${IN_FLIGHT} bulk calls in flight, single creates ${SINGLE_IN_FLIGHT} in flight for ${SINGLE_SEC} s; ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}`);
 for (const id of Array.from({ length: ROUNDS }, () => SYSTEMS).flat()) {
@@ -312,13 +345,16 @@ for (const id of Array.from({ length: ROUNDS }, () => SYSTEMS).flat()) {
     const chunks = Math.ceil(N / s.chunk);
     let done = 0;
     const t = performance.now();
-    await pool(chunks, IN_FLIGHT, async (c) => {
-      await s.bulk(c * s.chunk, Math.min(N, (c + 1) * s.chunk));
-      done += s.chunk;
-      if (c % Math.max(1, Math.floor(chunks / 10)) === 0) log(`  ${s.name}: ${Math.min(done, N).toLocaleString('en-US')} loaded`);
+    const { cpu: loadCpu } = await cpuOf(s, async () => {
+      await pool(chunks, IN_FLIGHT, async (c) => {
+        await s.bulk(c * s.chunk, Math.min(N, (c + 1) * s.chunk));
+        done += s.chunk;
+        if (c % Math.max(1, Math.floor(chunks / 10)) === 0) log(`  ${s.name}: ${Math.min(done, N).toLocaleString('en-US')} loaded`);
+      });
+      return N;
     });
     const loadS = (performance.now() - t) / 1000;
-    log(`${s.name} ${s.call}: ${N.toLocaleString('en-US')} in ${loadS.toFixed(1)} s = ${Math.round(N / loadS).toLocaleString('en-US')}/s`);
+    log(`${s.name} ${s.call}: ${N.toLocaleString('en-US')} in ${loadS.toFixed(1)} s = ${Math.round(N / loadS).toLocaleString('en-US')}/s; CPU per 1,000: ${fmtCpu(loadCpu)}`);
     await topStatements(`${s.name} load`);
     let cancel: Row['cancel'];
     if (s.cancel) {
@@ -327,10 +363,10 @@ for (const id of Array.from({ length: ROUNDS }, () => SYSTEMS).flat()) {
       cancel = { n: cancelled, s: (performance.now() - c0) / 1000, left };
       log(`${s.name} cancel by prefix: ${cancelled.toLocaleString('en-US')} in ${cancel.s.toFixed(2)} s, ${left} left`);
     }
-    const single = await forDuration(SINGLE_SEC * 1000, SINGLE_IN_FLIGHT, (k) => s.one(k));
+    const { n: single, cpu: singleCpu } = await cpuOf(s, () => forDuration(SINGLE_SEC * 1000, SINGLE_IN_FLIGHT, (k) => s.one(k)));
     const singlePerS = single / SINGLE_SEC;
-    log(`${s.name} single creates, ${SINGLE_IN_FLIGHT} in flight: ${Math.round(singlePerS).toLocaleString('en-US')}/s`);
-    rows.push({ system: s.name, call: s.call, loadS, loadPerS: N / loadS, singlePerS, cancel });
+    log(`${s.name} single creates, ${SINGLE_IN_FLIGHT} in flight: ${Math.round(singlePerS).toLocaleString('en-US')}/s; CPU per 1,000: ${fmtCpu(singleCpu)}`);
+    rows.push({ system: s.name, call: s.call, loadS, loadPerS: N / loadS, singlePerS, cancel, loadCpu, singleCpu });
   } finally {
     await s.stop();
   }
@@ -338,6 +374,11 @@ for (const id of Array.from({ length: ROUNDS }, () => SYSTEMS).flat()) {
 
 // one line per system: medians over the rounds (the upper one of an even count)
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+const medianCpu = (cs: Cpu[]): Cpu => ({
+  server: cs[0]!.server === null ? null : median(cs.map((c) => c.server!)),
+  pg: median(cs.map((c) => c.pg)),
+  client: median(cs.map((c) => c.client)),
+});
 const bySystem = new Map<string, Row[]>();
 for (const r of rows) bySystem.set(r.system, [...(bySystem.get(r.system) ?? []), r]);
 const summary = [...bySystem].map(([system, rs]) => ({
@@ -348,6 +389,8 @@ const summary = [...bySystem].map(([system, rs]) => ({
   singlePerS: median(rs.map((r) => r.singlePerS)),
   cancel: rs[0]!.cancel && { n: rs[0]!.cancel.n, s: median(rs.map((r) => r.cancel!.s)), left: Math.max(...rs.map((r) => r.cancel!.left)) },
   rounds: rs.length,
+  loadCpu: medianCpu(rs.map((r) => r.loadCpu)),
+  singleCpu: medianCpu(rs.map((r) => r.singleCpu)),
 }));
 // ratios against this checkout's Sundial (the last of --sundial-roots)
 const sun = summary.filter((r) => r.system.startsWith('Sundial')).pop();
@@ -362,6 +405,15 @@ const lines = [
   ),
   '',
   ...summary.filter((r) => r.cancel).map((r) => `${r.system}: cancel by key prefix, ${fmt(r.cancel!.n)} tasks in ${r.cancel!.s.toFixed(2)} s; ${r.cancel!.left} left under the prefix.`),
+  '',
+  'CPU per 1,000 tasks (ms; server = the Sundial node; PostgreSQL = every backend and background process; client = this process):',
+  '',
+  '| system | load: server | load: PostgreSQL | load: client | single: server | single: PostgreSQL | single: client |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...summary.map((r) => {
+    const c = (v: number | null) => (v === null ? '–' : fmt(v));
+    return `| ${r.system} | ${c(r.loadCpu.server)} | ${c(r.loadCpu.pg)} | ${c(r.loadCpu.client)} | ${c(r.singleCpu.server)} | ${c(r.singleCpu.pg)} | ${c(r.singleCpu.client)} |`;
+  }),
 ];
 console.log('\n' + lines.join('\n') + '\n');
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
