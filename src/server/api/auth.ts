@@ -154,7 +154,8 @@ const pathOf = (url: string) => url.split('?', 1)[0]!;
  * parse 256 KiB bodies.
  */
 export function registerAuth(app: FastifyInstance, setup: AuthSetup): void {
-  app.addHook('onRequest', async (req) => {
+  // callback hooks, not async ones: a promise and a microtask fewer on every request
+  const identify = (req: FastifyRequest): void => {
     const path = pathOf(req.url);
     if (!guarded(path, setup)) return;
     if (setup.mode === 'open') {
@@ -180,13 +181,17 @@ export function registerAuth(app: FastifyInstance, setup: AuthSetup): void {
     if (t.scope === 'read' && !READ_METHODS.has(req.method) && !(req.method === 'POST' && READ_POSTS.has(path))) {
       req.authError = new ApiError('FORBIDDEN', 'this token is read-only: it may only read (GET)');
     }
+  };
+  app.addHook('onRequest', (req, _reply, done) => {
+    identify(req);
+    done();
   });
-  app.addHook('preParsing', async (req, reply, payload) => {
+  app.addHook('preParsing', (req, reply, payload, done) => {
     if (req.authError) {
       if (req.authError.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="sundial"');
-      throw req.authError;
+      return done(req.authError);
     }
-    return payload;
+    done(null, payload);
   });
 }
 

@@ -117,8 +117,13 @@ export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
   }
   // Values PostgreSQL cannot store, or nesting that would blow a stack, are a 400 that
   // names the field, whatever the route.
-  app.addHook('preValidation', async (req) => {
-    assertUsableInput({ params: req.params, query: req.query, body: req.body });
+  app.addHook('preValidation', (req, _reply, done) => {
+    try {
+      assertUsableInput({ params: req.params, query: req.query, body: req.body });
+    } catch (err) {
+      return done(err as Error);
+    }
+    done();
   });
 
   app.setErrorHandler((err: FastifyError & { validation?: unknown }, req, reply) => {
