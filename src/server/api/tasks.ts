@@ -42,6 +42,8 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
   const { sql, clock } = deps;
   const soon = (d: Date | null | undefined) => !!d && d.getTime() <= clock.now().getTime() + deps.lookaheadMs;
   const inputOpts = { allow: deps.webhookAllow };
+  /** keyed items are parsed with past instants allowed: replacePlan decides (see there) */
+  const keyedOpts = { ...inputOpts, allowPast: true };
   /** creates not due within the lookahead, coalesced into shared statements */
   const laterInserts = new TaskInsertQueue(sql);
   /** read-only tokens do not see webhook header values */
@@ -94,12 +96,11 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
     const explicitPast = new WeakSet<TaskInsert>();
     const seen = new Map<string, number>();
     for (let i = 0; i < bodies.length && problems.length < LIMITS.batchMaxErrors; i++) {
-      const prefix = `tasks[${i}]`;
       const body = bodies[i];
       try {
         if (!checkItem(body)) throw validationToApiError(checkItem.errors!, 'body');
         const b = body as TaskCreate;
-        const row = taskInsertFromCreate(b, now, null, { ...inputOpts, allowPast: b.key !== undefined });
+        const row = taskInsertFromCreate(b, now, null, b.key !== undefined ? keyedOpts : inputOpts);
         if (b.runImmediatelyIfPast) explicitPast.add(row);
         if (row.key !== null) {
           const first = seen.get(row.key);
@@ -111,6 +112,7 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
         rows.push(row);
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
+        const prefix = `tasks[${i}]`;
         const field = err.details?.field && err.details.field !== 'body' ? `${prefix}.${String(err.details.field)}` : prefix;
         problems.push({ field, code: err.code, message: `${prefix}: ${err.message}` });
       }
