@@ -194,6 +194,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     auth,
     webhookAllow: allow,
     webhookSecrets,
+    createClaim: claimer,
     readiness: async () => {
       let timer: Timer | undefined;
       try {
