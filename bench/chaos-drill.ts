@@ -488,7 +488,7 @@ async function registerLoad(nodes: NodeProc[], rate: number, from: number, to: n
  * without an answer may or may not have committed: its task is found by name later.
  */
 function writer(nodes: NodeProc[], perS: number, stopAt: number, hook: string, ex: Expected) {
-  const attempted: { name: string; at: number }[] = [];
+  const attempted: { name: string; at: number; webhook: boolean }[] = [];
   let refused = 0;
   let unanswered = 0;
   let n = 0;
@@ -497,8 +497,8 @@ function writer(nodes: NodeProc[], perS: number, stopAt: number, hook: string, e
     while (Date.now() < stopAt - 12_000) {
       const name = `ack-${n++}`;
       const at = Math.round(Date.now() + 3000 + Math.random() * 9000);
-      attempted.push({ name, at });
       const webhook = n % 2 === 0;
+      attempted.push({ name, at, webhook });
       const p = post(nodes, { name, schedule: { type: 'once', at: new Date(at).toISOString() }, action: action(webhook, hook), payload: PAYLOAD }, 5000)
         .then((res) => {
           if (res.status === 201) {
@@ -710,12 +710,14 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
     // tasks committed although their request got no answer: their occurrence is due too
     let unackedFound = 0;
     const unacked = new Set<string>();
-    const attemptedAt = new Map(w.attempted.map((a) => [a.name, a.at]));
+    const attemptedAt = new Map(w.attempted.map((a) => [a.name, a]));
     for (const t of taskRows) {
       if (ackNames.has(t.name) && !ex.times.has(t.id)) {
         unackedFound++;
         unacked.add(t.id);
-        ex.times.set(t.id, [attemptedAt.get(t.name)!]);
+        const a = attemptedAt.get(t.name)!;
+        ex.times.set(t.id, [a.at]);
+        if (a.webhook) ex.webhook.add(t.id);
       }
     }
     const present = new Set(taskRows.map((t) => t.id));
