@@ -13,6 +13,9 @@
 //   steady  R a second for S seconds
 // Options: --systems=sundial,graphile-tuned,pgboss-tuned,bullmq-tuned, --cpu-prof
 // (Sundial's node process writes a V8 CPU profile to bench/results/profiles/).
+// `sundial@/path/to/checkout` runs another checkout's build (its dist/ built) as one
+// more system, so two builds alternate in one run (--repeat=k); --out=file writes the
+// results there instead of bench/results/e2e.json (and leaves the docs page alone).
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -133,10 +136,14 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
 
   const profileDir = join(ROOT, 'bench', 'results', 'profiles');
   const makeSystem = (id: string): System => {
-    if (id === 'sundial') {
-      const s = new Sundial(env, 'defaults (webhook slots 256 per node, 64 per origin), SUNDIAL_WEBHOOK_ALLOW=127.0.0.1/32', {
-        SUNDIAL_WEBHOOK_ALLOW: '127.0.0.1/32',
-      });
+    if (id === 'sundial' || id.startsWith('sundial@')) {
+      const root = id.startsWith('sundial@') ? id.slice('sundial@'.length) : undefined;
+      const s = new Sundial(
+        env,
+        `defaults (webhook slots 256 per node, 64 per origin), SUNDIAL_WEBHOOK_ALLOW=127.0.0.1/32${root ? `, build of ${root}` : ''}`,
+        { SUNDIAL_WEBHOOK_ALLOW: '127.0.0.1/32' },
+        root,
+      );
       if (profile) {
         mkdirSync(profileDir, { recursive: true });
         s.nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
@@ -149,7 +156,9 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
   };
 
   const command = `npm run bench:e2e${args.length ? ` -- ${args.filter((a) => a !== '--e2e').join(' ')}` : ''}`;
-  const prev = existsSync(E2E_RESULTS) ? (JSON.parse(readFileSync(E2E_RESULTS, 'utf8')) as E2EResults) : undefined;
+  const out = arg('out');
+  const file = out ?? E2E_RESULTS;
+  const prev = !out && existsSync(E2E_RESULTS) ? (JSON.parse(readFileSync(E2E_RESULTS, 'utf8')) as E2EResults) : undefined;
   const kept = prev ? pick(prev, only) : {};
   const results: E2EResults = {
     date: prev && Object.values(kept).some(Boolean) ? prev.date : new Date().toISOString(),
@@ -214,7 +223,7 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     }
     await sys.stop();
     const row: E2ERow = {
-      id: sys.id === 'sundial' ? 'sundial' : id,
+      id: sys.id === 'sundial' && !id.startsWith('sundial@') ? 'sundial' : id,
       name: sys.name,
       settings: sys.settings,
       n: shape.n,
@@ -266,8 +275,24 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
   }
   if (profile) results.profile = profileDir;
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-  writeFileSync(E2E_RESULTS, JSON.stringify(results, null, 1));
-  log(`results: ${E2E_RESULTS}`);
+  writeFileSync(file, JSON.stringify(results, null, 1));
+  if (results.burst && repeat > 1) logMedians(results.burst, log);
+  log(`results: ${file}`);
+}
+
+/** Per system over the rounds: median receiver-observed max and p99, CPU seconds after T, peak RSS. */
+function logMedians(rows: E2ERow[], log: (...a: unknown[]) => void) {
+  const median = (v: number[]) => {
+    const s = [...v].sort((a, b) => a - b);
+    return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN;
+  };
+  for (const id of [...new Set(rows.map((r) => r.id))]) {
+    const mine = rows.filter((r) => r.id === id && r.lag);
+    const m = (f: (r: E2ERow) => number) => median(mine.map(f)).toFixed(2);
+    log(
+      `  median of ${mine.length} ${id}: max ${m((r) => r.lag!.max)} ms p50 ${m((r) => r.lag!.p50)} p99 ${m((r) => r.lag!.p99)} ms, cpu after T ${m((r) => r.sysCpuFromTS ?? 0)} s, cpu ${m((r) => r.cpuS)} s, peak rss ${m((r) => r.peakRssMb)} MB, rss before T ${m((r) => r.rssBeforeTMb ?? 0)} MB`,
+    );
+  }
 }
 
 /** Keeps the workloads of an earlier run that this run does not measure again. */

@@ -71,6 +71,8 @@ export class Sundial implements System {
     private readonly env: Env,
     readonly settings = 'defaults (lookahead 2 s, batch 1,000, poll 500 ms)',
     private readonly tuning: Record<string, string> = {},
+    /** the checkout whose built server runs (another build, to compare side by side) */
+    readonly root = SUNDIAL_ROOT,
   ) {}
 
   /** extra node arguments for the Sundial process (e.g. --cpu-prof) */
@@ -79,7 +81,7 @@ export class Sundial implements System {
   async start() {
     this.port = await freePort();
     this.child = spawn(process.execPath, [...this.nodeArgs, 'bin/sundial.js', 'serve'], {
-      cwd: SUNDIAL_ROOT,
+      cwd: this.root,
       stdio: ['ignore', 'ignore', 'inherit'],
       env: {
         ...process.env,
