@@ -12,7 +12,8 @@
 //           accepts and never answers), interleaved, --pairs=p (default 5)
 //   steady  R a second for S seconds
 // Options: --systems=sundial,graphile-tuned,pgboss-tuned,bullmq-tuned, --cpu-prof
-// (Sundial's node process writes a V8 CPU profile to bench/results/profiles/).
+// (Sundial's node process writes a V8 CPU profile to bench/results/profiles/),
+// --heap-snapshot (a heap snapshot there just before T; writing it stalls that run).
 // `sundial@/path/to/checkout` runs another checkout's build (its dist/ built) as one
 // more system, so two builds alternate in one run (--repeat=k); --out=file writes the
 // results there instead of bench/results/e2e.json (and leaves the docs page alone).
@@ -122,6 +123,8 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
   const repeat = Math.max(1, Number(arg('repeat') ?? 1));
   const pairs = Math.max(1, Number(arg('pairs') ?? 5));
   const profile = args.includes('--cpu-prof');
+  // a heap snapshot of Sundial's node just before T (what holding the burst costs); the write stalls that run
+  const heapSnapshot = args.includes('--heap-snapshot');
   const P = {
     burstN: Number(arg('n') ?? 20_000),
     hungN: Number(arg('hung-n') ?? 1000),
@@ -147,6 +150,10 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
       if (profile) {
         mkdirSync(profileDir, { recursive: true });
         s.nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+      }
+      if (heapSnapshot) {
+        mkdirSync(profileDir, { recursive: true });
+        s.nodeArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profileDir}`);
       }
       return s;
     }
@@ -197,6 +204,8 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     // resident memory just before T: what holding the claimed occurrences costs
     await sleep(Math.max(0, T - 300 - Date.now()));
     const rssBeforeTMb = Math.round(procUsage(sys.pid()!)?.rssMb ?? 0);
+    const heapBeforeT = sys instanceof Sundial ? await sys.heap() : undefined;
+    if (heapSnapshot && sys instanceof Sundial) process.kill(sys.pid()!, 'SIGUSR2');
     // CPU seconds from T to the end, of the system's process and of the receiver
     await sleep(Math.max(0, T - Date.now()));
     const cpuAt = () => ({ sys: procUsage(sys.pid()!)?.cpu ?? 0, rx: procUsage(rx.pid()!)?.cpu ?? 0 });
@@ -218,7 +227,7 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
       // the healthy runs' results, once recorded: none may have failed
       await sleep(500);
       failed = await sys.failedTo(rx.okUrl);
-      engine = { ...(await sys.claimAhead()), ...(await sys.counters()), ...(await sys.startedSpread(T)) };
+      engine = { ...(await sys.claimAhead()), ...(await sys.counters()), ...(await sys.startedSpread(T)), heapBeforeT, heapAfter: await sys.heap() };
       log(`  sundial engine: ${JSON.stringify(engine)}`);
     }
     await sys.stop();

@@ -107,6 +107,17 @@ export class Sundial implements System {
     this.sql = postgres(this.env.url, { max: 4, onnotice: () => {} });
   }
 
+  /** The node's V8 heap (used, total) and external memory in MB, from its /metrics. */
+  async heap(): Promise<{ heapUsedMb: number; heapTotalMb: number; externalMb: number } | undefined> {
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
+      const mb = (name: string) => Math.round(Number(text.match(new RegExp(`^sundial_process_nodejs_${name} (\\S+)`, 'm'))?.[1] ?? NaN) / 2 ** 20);
+      return { heapUsedMb: mb('heap_size_used_bytes'), heapTotalMb: mb('heap_size_total_bytes'), externalMb: mb('external_memory_bytes') };
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
    * End to end: webhook tasks, each POSTing {i, due} to `url` (its own JSON body), stored
    * in the shape POST /api/tasks stores them; one statement per 20k rows.

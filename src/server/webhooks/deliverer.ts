@@ -122,6 +122,8 @@ function attemptsOf(deliveries: readonly Delivery[]): number {
 
 /** how long one turn of preparing held runs may hold the event loop */
 const PREPARE_SLICE_MS = 3;
+/** seconds from its instant's that a held run is signed for ahead: a burst going out within them pays no signing */
+const SIGN_AHEAD_SECONDS = 3;
 const START_RETRY_MS = [250, 500, 1000, 2000, 5000];
 const PROGRESS_FLUSH_MS = 25;
 /** a delivery still in progress this long after its first request is marked `running` */
@@ -328,8 +330,8 @@ export class WebhookDeliverer implements Service {
 
   /**
    * Called as a webhook run is held, ahead of its instant: the request is made while the
-   * node waits (a few milliseconds at a time, see prepareSome), with signatures for the instant's second and the next (most of a
-   * burst goes out within them). Only the attempt number and, past those seconds, the
+   * node waits (a few milliseconds at a time, see prepareSome), with signatures for the instant's second and the next two (a
+   * burst going out within them pays no signing). Only the attempt number and, past those seconds, the
    * signature are left for the send. An edit replaces the run's action or payload, so
    * the prepared request is used only while it was made from the very same objects.
    */
@@ -348,9 +350,7 @@ export class WebhookDeliverer implements Service {
       const run = this.toPrepare[k++]!;
       if (run.action.type !== 'webhook' || this.chains.has(run.id)) continue; // delivered meanwhile
       const p = this.makePrepared(run, 1);
-      const t = Math.floor(run.scheduledFor.getTime() / 1000);
-      signAhead(p.req, this.settings.secrets, t);
-      signAhead(p.req, this.settings.secrets, t + 1);
+      signAhead(p.req, this.settings.secrets, Math.floor(run.scheduledFor.getTime() / 1000), SIGN_AHEAD_SECONDS);
       this.prepared.set(run, p);
       if ((k & 31) === 0 && performance.now() > until) break;
     }

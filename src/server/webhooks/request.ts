@@ -6,7 +6,7 @@
 //   Sundial-Run-Id, Sundial-Attempt, User-Agent: Sundial/<version>
 import type { WebhookAction } from '../../shared/schemas.js';
 import { targetOf, type OutgoingRequest, type Target } from './http.js';
-import { SIGNATURE_HEADER, signatureHeader } from './signature.js';
+import { SIGNATURE_HEADER, sign, signatureHeader } from './signature.js';
 
 export interface DeliveryContext {
   taskId: string;
@@ -53,8 +53,14 @@ export interface PreparedRequest {
   taskHeaders: string[];
   /** the attempt number the body was made for (the default envelope names it) */
   attempt: number;
-  /** signatures made ahead, for the unix second each is valid for */
-  signed: { t: number; header: string }[];
+  /**
+   * Signatures made ahead, as one string of hex digests (64 characters each, one per
+   * secret, second after second from `signedFrom`): a held run costs one flat string,
+   * not an object and a string per signature.
+   */
+  signedFrom: number;
+  signedSeconds: number;
+  signed: string | null;
 }
 
 const ATTEMPT = 'sundial-attempt';
@@ -87,25 +93,58 @@ export function prepareRequest(action: WebhookAction, ctx: DeliveryContext, opts
   named.delete(SIGNATURE);
   const headers: string[] = [];
   for (const [name, value] of named.values()) headers.push(name, value);
-  let target: Target | null;
-  try {
-    target = targetOf(action.url);
-  } catch {
-    target = null; // sent as is: the attempt reports the invalid URL
-  }
-  return { url: action.url, target, method, body: body === null ? null : Buffer.from(body), headers, taskHeaders: Object.keys(taskHeaders).map((k) => k.toLowerCase()), attempt: ctx.attempt, signed: [] };
+  const taskNames = Object.keys(taskHeaders);
+  return {
+    url: action.url,
+    target: sharedTarget(action.url),
+    method,
+    body: body === null ? null : Buffer.from(body),
+    headers,
+    taskHeaders: taskNames.length ? taskNames.map((k) => k.toLowerCase()) : NO_NAMES,
+    attempt: ctx.attempt,
+    signedFrom: 0,
+    signedSeconds: 0,
+    signed: null,
+  };
 }
 
-/** Signs ahead for the unix second `t` (a held run: its instant's second and the next). */
-export function signAhead(p: PreparedRequest, secrets: readonly string[], t: number): void {
-  p.signed.push({ t, header: signatureHeader(secrets, p.body ?? '', t) });
+const NO_NAMES: string[] = [];
+// Many held runs share a URL (one receiver, many tasks): one parsed copy each, read only.
+const targets = new Map<string, Target | null>();
+function sharedTarget(url: string): Target | null {
+  let t = targets.get(url);
+  if (t === undefined) {
+    try {
+      t = Object.freeze(targetOf(url));
+    } catch {
+      t = null; // sent as is: the attempt reports the invalid URL
+    }
+    if (targets.size >= 10_000) targets.clear();
+    targets.set(url, t);
+  }
+  return t;
+}
+
+/** Signs ahead for `seconds` unix seconds from `from` (a held run: its instant's second and the next ones). */
+export function signAhead(p: PreparedRequest, secrets: readonly string[], from: number, seconds: number): void {
+  const digests: string[] = [];
+  for (let k = 0; k < seconds; k++) for (const secret of secrets) digests.push(sign(secret, from + k, p.body ?? ''));
+  p.signedFrom = from;
+  p.signedSeconds = seconds;
+  p.signed = digests.join('');
+}
+
+function signedAhead(p: PreparedRequest, secrets: readonly string[], t: number): string | undefined {
+  const k = t - p.signedFrom;
+  if (!p.signed || k < 0 || k >= p.signedSeconds || !secrets.length) return undefined;
+  let out = `t=${t}`;
+  for (let j = 0, at = k * secrets.length * 64; j < secrets.length; j++, at += 64) out += `,v1=${p.signed.slice(at, at + 64)}`;
+  return out;
 }
 
 /** The request of one attempt, sent in the unix second `nowSec`. */
 export function requestOf(p: PreparedRequest, attempt: number, secrets: readonly string[], nowSec: number): OutgoingRequest {
-  let signature: string | undefined;
-  for (const s of p.signed) if (s.t === nowSec) signature = s.header;
-  signature ??= signatureHeader(secrets, p.body ?? '', nowSec);
+  const signature = signedAhead(p, secrets, nowSec) ?? signatureHeader(secrets, p.body ?? '', nowSec);
   const headers = p.headers.slice();
   headers.push(ATTEMPT, String(attempt), SIGNATURE, signature);
   return { url: p.url, target: p.target ?? undefined, method: p.method, headers, body: p.body, taskHeaders: p.taskHeaders };
