@@ -290,6 +290,11 @@ export class WebhookDeliverer implements Service {
     return n;
   }
 
+  /** Attempts waiting for a connection slot (the node is busy sending). */
+  get waiting(): number {
+    return this.dispatcher.queued;
+  }
+
   snapshot(): OriginSnapshot[] {
     return this.dispatcher.snapshot();
   }
