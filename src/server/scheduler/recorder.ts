@@ -143,11 +143,16 @@ export class Recorder implements Service {
     try {
       const accepted = new Set(await runsComplete(sql, nodeId, batch));
       metrics.recordBatch.observe(batch.length);
+      // counted per status per batch: one label lookup each, not one per run
+      const byStatus = new Map<string, number>();
+      let fenced = 0;
       for (const r of batch) {
-        if (accepted.has(r.id)) metrics.runs.inc({ status: r.status });
-        else metrics.fenced.inc();
+        if (accepted.has(r.id)) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
+        else fenced++;
         inFlight.close(r.id);
       }
+      for (const [status, n] of byStatus) metrics.runs.inc({ status }, n);
+      if (fenced) metrics.fenced.inc(fenced);
       this.deps.onRecorded?.(accepted.size);
       if (accepted.size < batch.length) this.deps.onFenced?.(batch.length - accepted.size);
     } catch (err) {

@@ -69,6 +69,8 @@ export interface AttemptOutcome {
   durationMs: number;
 }
 
+/** how often attempts are checked against their deadlines */
+const DEADLINE_SWEEP_MS = 20;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** How long a resolved host's answers are reused for new connections. */
 const DNS_TTL_MS = 30_000;
@@ -175,12 +177,27 @@ export class Transport {
   private readonly attempts = new Set<Attempt>();
   private stopping = false;
 
+  private deadlineTimer?: NodeJS.Timeout;
+
+  /**
+   * Attempts in flight, for their deadlines and for abortAll. One sweep every
+   * DEADLINE_SWEEP_MS ends the attempts past their deadline (so a deadline is met within
+   * that much), instead of a timer set and cleared per request.
+   */
   track(a: Attempt) {
     if (this.stopping) a.stopped = true;
     this.attempts.add(a);
+    this.deadlineTimer ??= setTimeout(() => this.sweepDeadlines(), DEADLINE_SWEEP_MS);
   }
   untrack(a: Attempt) {
     this.attempts.delete(a);
+  }
+
+  private sweepDeadlines() {
+    this.deadlineTimer = undefined;
+    const now = performance.now();
+    for (const a of this.attempts) if (a.deadline <= now && !a.timedOut) a.timeOut();
+    if (this.attempts.size) this.deadlineTimer = setTimeout(() => this.sweepDeadlines(), DEADLINE_SWEEP_MS);
   }
 
   /** The node is stopping: every attempt in flight through this transport ends as abandoned. */
@@ -204,6 +221,7 @@ export class Transport {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    clearTimeout(this.deadlineTimer);
     const all = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(all.map((p) => p.pool.destroy().catch(() => {})));
@@ -345,6 +363,15 @@ class Attempt {
   hop: HopHandler | null = null;
   timedOut = false;
   stopped = false;
+  constructor(
+    /** performance.now() by which the attempt must have its answer */
+    readonly deadline: number,
+    private readonly timeoutMs: number,
+  ) {}
+  timeOut() {
+    this.timedOut = true;
+    this.cancel(new Error(`timeout after ${this.timeoutMs} ms`));
+  }
   cancel(err: Error) {
     this.hop?.cancel(err);
   }
@@ -402,13 +429,9 @@ const STOPPED = new Error('node stopping');
 export async function sendWebhook(req: OutgoingRequest, opts: SendOptions, transport = sharedTransport(opts.allow, opts.resolve)): Promise<AttemptOutcome> {
   const t0 = performance.now();
   const elapsed = () => Math.round(performance.now() - t0);
-  // One deadline per attempt (a plain timer); the node stopping cancels through the
-  // transport's list of attempts in flight (a caller's own signal, if it gives one, too).
-  const attempt = new Attempt();
-  const timer = setTimeout(() => {
-    attempt.timedOut = true;
-    attempt.cancel(new Error(`timeout after ${opts.timeoutMs} ms`));
-  }, opts.timeoutMs);
+  // The deadline and the node stopping both end the attempt through the transport's list
+  // of attempts in flight (a caller's own signal, if it gives one, too).
+  const attempt = new Attempt(t0 + opts.timeoutMs, opts.timeoutMs);
   transport.track(attempt);
   const onStop = opts.signal ? () => ((attempt.stopped = true), attempt.cancel(STOPPED)) : undefined;
   if (onStop) opts.signal!.addEventListener('abort', onStop, { once: true });
@@ -468,7 +491,6 @@ export async function sendWebhook(req: OutgoingRequest, opts: SendOptions, trans
     if (target && target.href !== req.url && target !== req.target) out.finalUrl = target.href;
     return out;
   } finally {
-    clearTimeout(timer);
     transport.untrack(attempt);
     if (onStop) opts.signal!.removeEventListener('abort', onStop);
   }
