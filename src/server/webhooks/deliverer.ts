@@ -72,6 +72,8 @@ interface Chain extends Job {
   sentAt?: number;
   /** the origin whose queue the chain was submitted to */
   queuedOn?: string;
+  /** the chain ended (drop): nothing more to mark or send */
+  ended?: boolean;
   /** when the first request was sent (by this node or, for a rescued run, the first owner) */
   startedAt: Date | null;
   late: boolean;
@@ -109,9 +111,6 @@ interface Prepared {
   payload: unknown;
   taskName: string;
 }
-
-/** what the dispatcher learns when an attempt was not made after all */
-const NOT_SENT: AttemptOutcome = Object.freeze({ ok: true, retryable: false, aborted: true, durationMs: 0 });
 
 /** attempts made (deferrals are not attempts) */
 function attemptsOf(deliveries: readonly Delivery[]): number {
@@ -421,6 +420,7 @@ export class WebhookDeliverer implements Service {
   /** The run's chain ends here; `settled`: its result went to the recorder (which closes its account entry). */
   private drop(c: Chain, settled = false) {
     if (!this.chains.delete(c.run.id)) return false;
+    c.ended = true;
     clearTimeout(c.timer);
     this.count(c.origin, -1);
     if (!settled) this.settings.inFlight?.close(c.run.id);
@@ -468,10 +468,8 @@ export class WebhookDeliverer implements Service {
     this.dispatcher.submit(c);
   }
 
-  private sendJob(c: Chain): Promise<AttemptOutcome> {
-    const p = this.attemptNow(c, c.queuedOn!);
-    c.sending = p;
-    return p.then((r) => r ?? NOT_SENT);
+  private sendJob(c: Chain): Promise<AttemptOutcome | undefined> {
+    return (c.sending = this.attemptNow(c, c.queuedOn!));
   }
 
   private defer(c: Chain, reason: string, retryAt: number) {
@@ -562,7 +560,7 @@ export class WebhookDeliverer implements Service {
     let k = this.marked;
     for (; k < this.toMark.length && this.toMark[k]!.sentAt! <= due; k++) {
       const c = this.toMark[k]!;
-      if (this.chains.get(c.run.id) === c && c.startedAt) void this.progress.save({ id: c.run.id, attempt: c.run.attempt, startedAt: c.startedAt });
+      if (!c.ended && c.startedAt) void this.progress.save({ id: c.run.id, attempt: c.run.attempt, startedAt: c.startedAt });
     }
     if (k === this.toMark.length) {
       this.toMark.length = 0;

@@ -18,8 +18,8 @@ import type { AttemptOutcome } from './http.js';
 
 export interface Job {
   readonly origin: string;
-  /** makes the attempt; called when the origin has a slot */
-  send(): Promise<AttemptOutcome>;
+  /** makes the attempt; called when the origin has a slot (undefined: nothing was sent after all) */
+  send(): Promise<AttemptOutcome | undefined>;
   /** the origin's circuit is open: wait until `retryAt` (epoch ms), then submit again */
   defer(reason: string, retryAt: number): void;
 }

@@ -257,15 +257,22 @@ const EMPTY = Buffer.alloc(0);
  * run log keeps 1 KiB): the request is aborted, which closes that connection.
  */
 class HopHandler {
-  private abortFn: ((err?: Error) => void) | null = null;
-  private cancelled: Error | null = null;
-  private status = 0;
-  private raw: Buffer[] | null = null;
-  private chunks: Buffer[] | null = null;
-  private size = 0;
+  // assigned in the constructor, not as class fields: one per request, so it counts
+  private abortFn: ((err?: Error) => void) | null;
+  private cancelled: Error | null;
+  private status: number;
+  private raw: Buffer[] | null;
+  private chunks: Buffer[] | null;
+  private size: number;
   private settle: Settle | null;
 
   constructor(settle: Settle) {
+    this.abortFn = null;
+    this.cancelled = null;
+    this.status = 0;
+    this.raw = null;
+    this.chunks = null;
+    this.size = 0;
     this.settle = settle;
   }
 
@@ -360,14 +367,19 @@ function hop(transport: Transport, origin: string, path: string, method: string,
 
 /** An attempt in flight: its current hop, so the deadline or a stop can end it. */
 class Attempt {
-  hop: HopHandler | null = null;
-  timedOut = false;
-  stopped = false;
-  constructor(
-    /** performance.now() by which the attempt must have its answer */
-    readonly deadline: number,
-    private readonly timeoutMs: number,
-  ) {}
+  hop: HopHandler | null;
+  timedOut: boolean;
+  stopped: boolean;
+  /** performance.now() by which the attempt must have its answer */
+  readonly deadline: number;
+  private readonly timeoutMs: number;
+  constructor(deadline: number, timeoutMs: number) {
+    this.hop = null;
+    this.timedOut = false;
+    this.stopped = false;
+    this.deadline = deadline;
+    this.timeoutMs = timeoutMs;
+  }
   timeOut() {
     this.timedOut = true;
     this.cancel(new Error(`timeout after ${this.timeoutMs} ms`));
