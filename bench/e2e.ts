@@ -12,7 +12,11 @@
 //           accepts and never answers), interleaved, --pairs=p (default 5)
 //   steady  R a second for S seconds
 // Options: --systems=sundial,graphile-tuned,pgboss-tuned,bullmq-tuned, --cpu-prof
-// (Sundial's node process writes a V8 CPU profile to bench/results/profiles/).
+// (Sundial's node process writes a V8 CPU profile to bench/results/profiles/),
+// --heap-snapshot (a heap snapshot there just before T; writing it stalls that run).
+// `sundial@/path/to/checkout` runs another checkout's build (its dist/ built) as one
+// more system, so two builds alternate in one run (--repeat=k); --out=file writes the
+// results there instead of bench/results/e2e.json (and leaves the docs page alone).
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -119,6 +123,8 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
   const repeat = Math.max(1, Number(arg('repeat') ?? 1));
   const pairs = Math.max(1, Number(arg('pairs') ?? 5));
   const profile = args.includes('--cpu-prof');
+  // a heap snapshot of Sundial's node just before T (what holding the burst costs); the write stalls that run
+  const heapSnapshot = args.includes('--heap-snapshot');
   const P = {
     burstN: Number(arg('n') ?? 20_000),
     hungN: Number(arg('hung-n') ?? 1000),
@@ -133,13 +139,21 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
 
   const profileDir = join(ROOT, 'bench', 'results', 'profiles');
   const makeSystem = (id: string): System => {
-    if (id === 'sundial') {
-      const s = new Sundial(env, 'defaults (webhook slots 256 per node, 64 per origin), SUNDIAL_WEBHOOK_ALLOW=127.0.0.1/32', {
-        SUNDIAL_WEBHOOK_ALLOW: '127.0.0.1/32',
-      });
+    if (id === 'sundial' || id.startsWith('sundial@')) {
+      const root = id.startsWith('sundial@') ? id.slice('sundial@'.length) : undefined;
+      const s = new Sundial(
+        env,
+        `defaults (webhook slots 256 per node, 64 per origin), SUNDIAL_WEBHOOK_ALLOW=127.0.0.1/32${root ? `, build of ${root}` : ''}`,
+        { SUNDIAL_WEBHOOK_ALLOW: '127.0.0.1/32' },
+        root,
+      );
       if (profile) {
         mkdirSync(profileDir, { recursive: true });
         s.nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+      }
+      if (heapSnapshot) {
+        mkdirSync(profileDir, { recursive: true });
+        s.nodeArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profileDir}`);
       }
       return s;
     }
@@ -149,7 +163,9 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
   };
 
   const command = `npm run bench:e2e${args.length ? ` -- ${args.filter((a) => a !== '--e2e').join(' ')}` : ''}`;
-  const prev = existsSync(E2E_RESULTS) ? (JSON.parse(readFileSync(E2E_RESULTS, 'utf8')) as E2EResults) : undefined;
+  const out = arg('out');
+  const file = out ?? E2E_RESULTS;
+  const prev = !out && existsSync(E2E_RESULTS) ? (JSON.parse(readFileSync(E2E_RESULTS, 'utf8')) as E2EResults) : undefined;
   const kept = prev ? pick(prev, only) : {};
   const results: E2EResults = {
     date: prev && Object.values(kept).some(Boolean) ? prev.date : new Date().toISOString(),
@@ -188,6 +204,8 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     // resident memory just before T: what holding the claimed occurrences costs
     await sleep(Math.max(0, T - 300 - Date.now()));
     const rssBeforeTMb = Math.round(procUsage(sys.pid()!)?.rssMb ?? 0);
+    const heapBeforeT = sys instanceof Sundial ? await sys.heap() : undefined;
+    if (heapSnapshot && sys instanceof Sundial) process.kill(sys.pid()!, 'SIGUSR2');
     // CPU seconds from T to the end, of the system's process and of the receiver
     await sleep(Math.max(0, T - Date.now()));
     const cpuAt = () => ({ sys: procUsage(sys.pid()!)?.cpu ?? 0, rx: procUsage(rx.pid()!)?.cpu ?? 0 });
@@ -209,12 +227,12 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
       // the healthy runs' results, once recorded: none may have failed
       await sleep(500);
       failed = await sys.failedTo(rx.okUrl);
-      engine = { ...(await sys.claimAhead()), ...(await sys.counters()), ...(await sys.startedSpread(T)) };
+      engine = { ...(await sys.claimAhead()), ...(await sys.counters()), ...(await sys.startedSpread(T)), heapBeforeT, heapAfter: await sys.heap() };
       log(`  sundial engine: ${JSON.stringify(engine)}`);
     }
     await sys.stop();
     const row: E2ERow = {
-      id: sys.id === 'sundial' ? 'sundial' : id,
+      id: sys.id === 'sundial' && !id.startsWith('sundial@') ? 'sundial' : id,
       name: sys.name,
       settings: sys.settings,
       n: shape.n,
@@ -266,8 +284,24 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
   }
   if (profile) results.profile = profileDir;
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-  writeFileSync(E2E_RESULTS, JSON.stringify(results, null, 1));
-  log(`results: ${E2E_RESULTS}`);
+  writeFileSync(file, JSON.stringify(results, null, 1));
+  if (results.burst && repeat > 1) logMedians(results.burst, log);
+  log(`results: ${file}`);
+}
+
+/** Per system over the rounds: median receiver-observed max and p99, CPU seconds after T, peak RSS. */
+function logMedians(rows: E2ERow[], log: (...a: unknown[]) => void) {
+  const median = (v: number[]) => {
+    const s = [...v].sort((a, b) => a - b);
+    return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN;
+  };
+  for (const id of [...new Set(rows.map((r) => r.id))]) {
+    const mine = rows.filter((r) => r.id === id && r.lag);
+    const m = (f: (r: E2ERow) => number) => median(mine.map(f)).toFixed(2);
+    log(
+      `  median of ${mine.length} ${id}: max ${m((r) => r.lag!.max)} ms p50 ${m((r) => r.lag!.p50)} p99 ${m((r) => r.lag!.p99)} ms, cpu after T ${m((r) => r.sysCpuFromTS ?? 0)} s, cpu ${m((r) => r.cpuS)} s, peak rss ${m((r) => r.peakRssMb)} MB, rss before T ${m((r) => r.rssBeforeTMb ?? 0)} MB`,
+    );
+  }
 }
 
 /** Keeps the workloads of an earlier run that this run does not measure again. */

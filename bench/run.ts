@@ -173,9 +173,11 @@ if (args.includes('--e2e')) {
   try {
     await runE2E({ env, reset, usageMeter, log, args, machine });
     // the page is generated from both result files; without a full run yet, the e2e part alone
-    const full = loadResults();
-    if ((full as any).date) writeReport(full, ROOT);
-    else writeE2EOnly(ROOT);
+    if (!arg('out')) {
+      const full = loadResults();
+      if ((full as any).date) writeReport(full, ROOT);
+      else writeE2EOnly(ROOT);
+    }
   } finally {
     await cleanup();
   }

@@ -71,6 +71,8 @@ export class Sundial implements System {
     private readonly env: Env,
     readonly settings = 'defaults (lookahead 2 s, batch 1,000, poll 500 ms)',
     private readonly tuning: Record<string, string> = {},
+    /** the checkout whose built server runs (another build, to compare side by side) */
+    readonly root = SUNDIAL_ROOT,
   ) {}
 
   /** extra node arguments for the Sundial process (e.g. --cpu-prof) */
@@ -79,7 +81,7 @@ export class Sundial implements System {
   async start() {
     this.port = await freePort();
     this.child = spawn(process.execPath, [...this.nodeArgs, 'bin/sundial.js', 'serve'], {
-      cwd: SUNDIAL_ROOT,
+      cwd: this.root,
       stdio: ['ignore', 'ignore', 'inherit'],
       env: {
         ...process.env,
@@ -103,6 +105,17 @@ export class Sundial implements System {
       60_000,
     );
     this.sql = postgres(this.env.url, { max: 4, onnotice: () => {} });
+  }
+
+  /** The node's V8 heap (used, total) and external memory in MB, from its /metrics. */
+  async heap(): Promise<{ heapUsedMb: number; heapTotalMb: number; externalMb: number } | undefined> {
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
+      const mb = (name: string) => Math.round(Number(text.match(new RegExp(`^sundial_process_nodejs_${name} (\\S+)`, 'm'))?.[1] ?? NaN) / 2 ** 20);
+      return { heapUsedMb: mb('heap_size_used_bytes'), heapTotalMb: mb('heap_size_total_bytes'), externalMb: mb('external_memory_bytes') };
+    } catch {
+      return undefined;
+    }
   }
 
   /**

@@ -113,8 +113,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     if (count) hub.publish({ type: 'runs', nodeId: config.nodeId, count });
   };
   const recorder = new Recorder({ sql: engineSql, nodeId: config.nodeId, clock, inFlight, metrics, log, drainMs: cfg.drainMs, onRecorded: publishRuns,
-    onFenced: () => claimer?.requestReconcile() });
-  const deliverer = new WebhookDeliverer(engineSql, config.nodeId, clock, recorder, metrics, log, {
+    onFenced: () => claimer?.requestReconcile(), holdWhile: (): boolean => deliverer.waiting > 0 });
+  const deliverer: WebhookDeliverer = new WebhookDeliverer(engineSql, config.nodeId, clock, recorder, metrics, log, {
     secrets: webhookSecrets,
     allow,
     retryBaseMs: webhookConfig.retryBaseMs,
@@ -194,6 +194,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     auth,
     webhookAllow: allow,
     webhookSecrets,
+    createClaim: claimer,
     readiness: async () => {
       let timer: Timer | undefined;
       try {

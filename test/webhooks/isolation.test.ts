@@ -49,8 +49,8 @@ async function runsNamed(prefix: string) {
 
 describe('start times', () => {
   it('each webhook run starts when its own first request goes out, however long it queued', async () => {
-    // 4 slots for this origin and a receiver that takes 30 ms: 80 runs queue for ~600 ms
-    rx.handle('/queued', (_r, res) => setTimeout(() => res.writeHead(204).end(), 30));
+    // 4 slots for this origin and a receiver that takes 100 ms: 80 runs queue for ~2 s
+    rx.handle('/queued', (_r, res) => setTimeout(() => res.writeHead(204).end(), 100));
     const at = new Date(Date.now() + 1500);
     await bulkWebhooks('queued', 80, at, (i) => `${rx.url}/queued/${i}`);
     await eventually(async () => rx.on('/queued').length === 80 || undefined);
@@ -63,12 +63,14 @@ describe('start times', () => {
     for (const r of runs) {
       const got = arrival.get(r.name.split('-')[1]!)!;
       const started = r.startedAt!.getTime();
-      // taken as the request went out: before its arrival, and close to it
+      // taken as the request went out: before its arrival, and close to it (one stamp for
+      // the whole fire would be ~2 s before the last arrivals; the bound leaves room for a
+      // busy machine)
       expect(started).toBeLessThanOrEqual(got + 5);
-      expect(got - started).toBeLessThan(300);
+      expect(got - started).toBeLessThan(1000);
     }
     // not one stamp for the whole fire
-    expect(Math.max(...starts) - Math.min(...starts)).toBeGreaterThan(200);
+    expect(Math.max(...starts) - Math.min(...starts)).toBeGreaterThan(1200);
   });
 
   it('log runs in a large fire each read the clock as they are executed', async () => {

@@ -10,7 +10,8 @@ import { LIMITS, type ServerEvent } from '../../shared/schemas.js';
 import { ApiError, ERRORS } from '../errors.js';
 import type { EventHub } from '../events.js';
 import type { Metrics } from '../metrics.js';
-import type { Sql } from '../store/db.js';
+import type { Sql, Tx } from '../store/db.js';
+import type { ClaimedRun } from '../store/runs.js';
 import type { Clock } from '../time/clock.js';
 import type { AllowList } from '../webhooks/ssrf.js';
 import { rateLimitKey, registerAuth, type AuthSetup } from './auth.js';
@@ -42,6 +43,16 @@ export interface ApiDeps {
   webhookAllow?: AllowList;
   /** active webhook signing secrets, shown to admins */
   webhookSecrets?: readonly string[];
+  /** claims new tasks due soon in the creating transaction (the node's claimer); none: the claimer finds them */
+  createClaim?: CreateClaim;
+}
+
+/** What the API needs of the claimer to claim new tasks in their creating transaction (scheduler/claimer.ts). */
+export interface CreateClaim {
+  readonly createHorizonMs: number;
+  claimCreated(tx: Tx, taskIds: string[]): Promise<ClaimedRun[]>;
+  holdCreated(runs: ClaimedRun[]): void;
+  createFailed(): void;
 }
 
 const OPEN_ON_LOOPBACK: AuthSetup = { mode: 'open', loopbackOnly: true, metricsAuth: false, rateLimitPerMinute: 0 };

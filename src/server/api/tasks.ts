@@ -6,10 +6,10 @@ import {
 } from '../../shared/schemas.js';
 import { ApiError } from '../errors.js';
 import {
-  PutRejected, taskBatchAnswer, taskBatchClaim, taskCount, taskDelete, taskGet, taskGetByKey, taskInsert, taskList,
+  PutRejected, type ClaimNew, taskBatchAnswer, taskBatchClaim, taskCount, taskDelete, taskGet, taskGetByKey, taskInsert, taskList,
   tasksDeleteByKeyPrefix, tasksGetByIds, tasksPut, taskUpdate, TaskInsertQueue, withKeyRaceRetry, type TaskChange, type TaskInsert, type TaskRow, type TaskWithLastRun,
 } from '../store/tasks.js';
-import { runInsertManual } from '../store/runs.js';
+import { runInsertManual, type ClaimedRun } from '../store/runs.js';
 import type { Tx } from '../store/db.js';
 import { scheduleCron } from '../time/schedule.js';
 import type { ApiDeps } from './server.js';
@@ -33,6 +33,41 @@ const checkItem = compileBodyValidator(TaskCreate);
 /** `Prefer: return=minimal` (RFC 7240): answer with ids and outcomes only. */
 const wantsMinimal = (prefer: string | string[] | undefined) =>
   [prefer ?? []].flat().some((p) => /(^|[,;\s])return\s*=\s*"?minimal"?/i.test(p));
+
+/**
+ * One request's claim of the new tasks it creates that fall due within the horizon
+ * (ApiDeps.createClaim): `claim` runs inside the transaction, `commit` holds what it
+ * claimed once the transaction committed, `fail` reports a transaction that did not
+ * (its COMMIT may still have landed).
+ */
+function createClaimScope(deps: ApiDeps) {
+  const c = deps.createClaim;
+  const runs: ClaimedRun[] = [];
+  const claim: ClaimNew | undefined = c
+    ? async (tx, ids) => {
+        const claimed = await c.claimCreated(tx, ids);
+        runs.push(...claimed);
+        return new Set(claimed.map((r) => r.taskId));
+      }
+    : undefined;
+  return {
+    /** a transaction is worth it only for tasks due within the horizon */
+    claimFor: (next: Date | null | undefined) => (c && next && next.getTime() <= deps.clock.now().getTime() + c.createHorizonMs ? claim : undefined),
+    before: () => new Date(deps.clock.now().getTime() + (c?.createHorizonMs ?? 0)),
+    claim,
+    async run<T>(work: () => Promise<T>): Promise<T> {
+      let out: T;
+      try {
+        out = await work();
+      } catch (err) {
+        if (runs.length) c!.createFailed();
+        throw err;
+      }
+      if (runs.length) c!.holdCreated(runs.splice(0));
+      return out;
+    },
+  };
+}
 
 function keyNotFound(key: string): ApiError {
   return new ApiError('TASK_NOT_FOUND', `no task with key ${JSON.stringify(key)}`, { field: 'key' });
@@ -63,9 +98,13 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
     async (req, reply) => {
       const key = req.headers['idempotency-key'] ?? null;
       const row = taskInsertFromCreate(req.body, clock.now(), key, inputOpts);
-      // due soon: its own statement with the wake-up; later: coalesced with concurrent creates
+      const claims = createClaimScope(deps);
+      const claim = claims.claimFor(row.nextRunAt);
+      // due soon (a wake-up or a claim): its own transaction; later: coalesced with the
+      // creates arriving beside it
       const wake = soon(row.nextRunAt);
-      const { task, created, keyTaken } = wake ? await taskInsert(sql, row, true) : await laterInserts.insert(row);
+      const { task, created, keyTaken } =
+        wake || claim ? await claims.run(() => taskInsert(sql, row, wake, claim)) : await laterInserts.insert(row);
       if (keyTaken) {
         throw new ApiError('TASK_KEY_IN_USE', `key ${JSON.stringify(row.key)} is held by task ${keyTaken.id}; PUT /api/tasks/by-key/${row.key} replaces it`, {
           field: 'key',
@@ -127,9 +166,10 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
     });
 
   /** One transaction: validate against what the keys hold, store, answer. */
-  const put = async (rows: TaskInsert[], explicitPast: WeakSet<TaskInsert>, now: Date, tx: Tx) => {
+  const put = async (rows: TaskInsert[], explicitPast: WeakSet<TaskInsert>, now: Date, tx: Tx, claims: ReturnType<typeof createClaimScope>) => {
     try {
-      return await tasksPut(tx, rows, replacePlan(now, (w) => explicitPast.has(w)), new Date(now.getTime() + deps.lookaheadMs));
+      const claim = claims.claim && { before: claims.before(), claim: claims.claim };
+      return await tasksPut(tx, rows, replacePlan(now, (w) => explicitPast.has(w)), new Date(now.getTime() + deps.lookaheadMs), claim);
     } catch (err) {
       if (!(err instanceof PutRejected)) throw err;
       throw batchRejected(
@@ -171,22 +211,26 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
       const minimal = wantsMinimal(req.headers.prefer);
       const idem = req.headers['idempotency-key'];
       const hash = idem ? requestHash(req.body) : '';
-      const answer = await withKeyRaceRetry(() => sql.begin(async (tx) => {
-        if (idem) {
-          const first = await taskBatchClaim(tx, idem, hash);
-          if (first) return { replay: true as const, ...first };
-        }
-        const { results } = await put(rows, explicitPast, now, tx);
-        let items: unknown[];
-        if (minimal) items = results.map((r, i) => ({ id: r.id, key: rows[i]!.key, outcome: r.outcome }));
-        else {
-          const byId = new Map((await tasksGetByIds(tx, results.map((r) => r.id))).map((t) => [t.id, t]));
-          items = results.map((r) => ({ ...taskOut(byId.get(r.id)!), outcome: r.outcome }));
-        }
-        const response = { items };
-        if (idem) await taskBatchAnswer(tx, idem, 201, response);
-        return { replay: false as const, status: 201, response, requestHash: hash };
-      }));
+      const answer = await withKeyRaceRetry(() => {
+        // a scope per attempt: nothing a rolled-back attempt claimed is held
+        const claims = createClaimScope(deps);
+        return claims.run(() => sql.begin(async (tx) => {
+          if (idem) {
+            const first = await taskBatchClaim(tx, idem, hash);
+            if (first) return { replay: true as const, ...first };
+          }
+          const { results } = await put(rows, explicitPast, now, tx, claims);
+          let items: unknown[];
+          if (minimal) items = results.map((r, i) => ({ id: r.id, key: rows[i]!.key, outcome: r.outcome }));
+          else {
+            const byId = new Map((await tasksGetByIds(tx, results.map((r) => r.id))).map((t) => [t.id, t]));
+            items = results.map((r) => ({ ...taskOut(byId.get(r.id)!), outcome: r.outcome }));
+          }
+          const response = { items };
+          if (idem) await taskBatchAnswer(tx, idem, 201, response);
+          return { replay: false as const, status: 201, response, requestHash: hash };
+        }));
+      });
       if (answer.replay) {
         if (answer.requestHash !== hash) {
           throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different batch', { field: 'header.idempotency-key' });
@@ -206,14 +250,20 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
     const row = taskInsertFromCreate({ ...body, key }, now, null, { ...inputOpts, allowPast: true });
     const explicitPast = new WeakSet<TaskInsert>();
     if (body.runImmediatelyIfPast) explicitPast.add(row);
-    const result = await withKeyRaceRetry(() => sql.begin(async (tx) => {
-      try {
-        return (await tasksPut(tx, [row], replacePlan(now, (w) => explicitPast.has(w)), new Date(now.getTime() + deps.lookaheadMs))).results[0]!;
-      } catch (err) {
-        if (err instanceof PutRejected) throw err.items[0]!.error;
-        throw err;
-      }
-    }));
+    const result = await withKeyRaceRetry(() => {
+      // a scope per attempt: nothing a rolled-back attempt claimed is held
+      const claims = createClaimScope(deps);
+      const claim = claims.claimFor(row.nextRunAt);
+      return claims.run(() => sql.begin(async (tx) => {
+        try {
+          const c = claim && { before: claims.before(), claim };
+          return (await tasksPut(tx, [row], replacePlan(now, (w) => explicitPast.has(w)), new Date(now.getTime() + deps.lookaheadMs), c)).results[0]!;
+        } catch (err) {
+          if (err instanceof PutRejected) throw err.items[0]!.error;
+          throw err;
+        }
+      }));
+    });
     if (result.outcome !== 'unchanged') deps.hub.publish({ type: 'tasks', taskId: result.id, change: result.outcome === 'created' ? 'created' : 'updated' });
     return result;
   };

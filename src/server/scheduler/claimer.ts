@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import type { SchedulerConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import type { Sql } from '../store/db.js';
+import type { Sql, Tx } from '../store/db.js';
 import type { NoticeListener } from '../store/notices.js';
 import {
-  occurrencesClaimableCount, occurrencesClaimDue, runsClaimOrphaned, runsPendingOfNode, runsReleaseSome, runsStillOwned, type ClaimedRun,
+  occurrencesClaimableCount, occurrencesClaimDue, occurrencesClaimOfTasks, runsClaimOrphaned, runsPendingOfNode, runsReleaseSome, runsStillOwned, type ClaimedRun,
 } from '../store/runs.js';
 import type { Clock, Timer } from '../time/clock.js';
 import type { Executor } from './executor.js';
@@ -147,6 +147,57 @@ export class Claimer implements Service {
     this.wake();
   }
 
+  /** How far ahead of its time a new task is claimed by the request that creates it. */
+  get createHorizonMs(): number {
+    return Math.max(this.deps.config.lookaheadMs, this.deps.config.claimAheadMs);
+  }
+
+  /**
+   * Inside the transaction of a request that created these tasks: claims for this node
+   * what of them falls due within the horizon (as far as there is room), so a task
+   * created seconds before its time is held from the moment its create commits, not
+   * from the next poll (which a database failing over right then would postpone past
+   * the time). Pass what it returns to `holdCreated` once the transaction committed,
+   * or call `createFailed` if it did not.
+   */
+  async claimCreated(tx: Tx, taskIds: string[]): Promise<ClaimedRun[]> {
+    if (!this.running) return [];
+    const now = this.deps.clock.now();
+    const limit = Math.min(taskIds.length, this.room());
+    return occurrencesClaimOfTasks(tx, {
+      nodeId: this.deps.nodeId,
+      taskIds,
+      horizon: new Date(now.getTime() + this.createHorizonMs),
+      limit,
+      plan: this.planner(now),
+    });
+  }
+
+  /** The creating transaction committed: hold what it claimed. */
+  holdCreated(runs: ClaimedRun[]): void {
+    if (!runs.length) return;
+    this.deps.executor.hold(runs);
+    this.deps.metrics.claimBatch.observe(runs.length);
+    this.deps.onClaimed?.(runs.length);
+  }
+
+  /**
+   * The creating transaction failed after its claim: if its COMMIT landed as the
+   * connection broke, this node owns runs it does not hold, which the reconcile adopts.
+   */
+  createFailed(): void {
+    this.requestReconcile();
+  }
+
+  private planner(now: Date) {
+    const { config, log } = this.deps;
+    return (t: Parameters<typeof planClaim>[0]) => {
+      const plan = planClaim(t, now, config.misfireThresholdMs);
+      if (plan.scheduleError) log.error({ taskId: t.id, err: plan.scheduleError }, 'schedule could not be evaluated; task stopped');
+      return plan;
+    };
+  }
+
   /** Held runs a node may still take on, by count and by bytes. */
   private room(): number {
     const { config, inFlight } = this.deps;
@@ -201,7 +252,7 @@ export class Claimer implements Service {
   }
 
   private async claimUntil(now: Date, horizon: Date, budget: number, batch: number) {
-    const { sql, nodeId, config, executor, metrics, log, lease } = this.deps;
+    const { sql, nodeId, executor, metrics, lease } = this.deps;
     let orphansLeft = true;
     let taken = 0;
     while (this.running) {
@@ -214,11 +265,7 @@ export class Claimer implements Service {
         nodeId,
         horizon,
         limit,
-        plan: (t) => {
-          const plan = planClaim(t, now, config.misfireThresholdMs);
-          if (plan.scheduleError) log.error({ taskId: t.id, err: plan.scheduleError }, 'schedule could not be evaluated; task stopped');
-          return plan;
-        },
+        plan: this.planner(now),
       });
       const runs: ClaimedRun[] = [...claimed.claimed, ...orphans];
       if (runs.length) {

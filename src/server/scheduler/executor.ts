@@ -12,6 +12,8 @@ import { TimerQueue } from './timer-queue.js';
 export interface WebhookSink {
   /** the run's start time is taken by the deliverer, when its first request is sent */
   deliver(run: ClaimedRun, late: boolean, lateReason: string | null): void;
+  /** a webhook run is held: what its request needs that does not depend on the send instant can be made now */
+  prepare?(run: ClaimedRun): void;
 }
 
 /**
@@ -137,6 +139,7 @@ export class Executor implements Service {
       if (list) list.push(r);
       else this.byTask.set(r.taskId, [r]);
       this.queue.push(r.scheduledFor.getTime(), r);
+      if (r.actionType === 'webhook') this.deps.webhooks?.prepare?.(r);
     }
     this.arm();
   }

@@ -9,6 +9,9 @@ const MAX_BATCH = 2000;
 const MAX_CONCURRENT = 3;
 const RETRY_MS = 500;
 const FLUSH_MS = 25;
+/** while `holdWhile` says so, results wait up to this long (the oldest queued) before being written */
+const MAX_HOLD_MS = 2000;
+const HOLD_CHECK_MS = 50;
 
 export interface RecorderDeps {
   sql: Sql;
@@ -22,6 +25,12 @@ export interface RecorderDeps {
   onRecorded?: (count: number) => void;
   /** results the fence rejected: the node's view of what it owns may be stale */
   onFenced?: (count: number) => void;
+  /**
+   * True while the node is busy sending (webhooks waiting for a connection slot): writes
+   * wait, up to MAX_HOLD_MS for the oldest result, so a burst's requests do not share
+   * the CPU with recording its first results. What the run log shows lags by that much.
+   */
+  holdWhile?: () => boolean;
 }
 
 /**
@@ -40,6 +49,8 @@ export class Recorder implements Service {
   private retryTimer?: Timer;
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
+  /** clock time (ms) the oldest result still queued arrived, at the latest */
+  private oldestAt = 0;
 
   constructor(private readonly deps: RecorderDeps) {}
 
@@ -52,6 +63,7 @@ export class Recorder implements Service {
   }
 
   add(result: RunResult): void {
+    if (!this.queue.length) this.oldestAt = this.deps.clock.now().getTime();
     this.queue.push(result);
     this.schedule();
   }
@@ -93,8 +105,24 @@ export class Recorder implements Service {
     // each due in its own tick, became 1,000 transactions (and NOTIFYs) a second.
     this.flushTimer = this.deps.clock.setTimer(() => {
       this.flushTimer = undefined;
+      if (this.holding()) return this.hold();
       this.pump();
     }, this.queue.length >= MAX_BATCH ? 0 : FLUSH_MS);
+  }
+
+  /** The node is busy sending and nothing queued has waited MAX_HOLD_MS yet (flushed() and stop() do not wait). */
+  private holding(): boolean {
+    if (this.idleWaiters.length || !this.deps.holdWhile?.()) return false;
+    return this.deps.clock.now().getTime() - this.oldestAt < MAX_HOLD_MS;
+  }
+
+  private hold() {
+    if (this.stopped || this.flushTimer || this.retryTimer) return;
+    this.flushTimer = this.deps.clock.setTimer(() => {
+      this.flushTimer = undefined;
+      if (this.holding()) return this.hold();
+      this.pump();
+    }, HOLD_CHECK_MS);
   }
 
   private pump() {
@@ -115,11 +143,16 @@ export class Recorder implements Service {
     try {
       const accepted = new Set(await runsComplete(sql, nodeId, batch));
       metrics.recordBatch.observe(batch.length);
+      // counted per status per batch: one label lookup each, not one per run
+      const byStatus = new Map<string, number>();
+      let fenced = 0;
       for (const r of batch) {
-        if (accepted.has(r.id)) metrics.runs.inc({ status: r.status });
-        else metrics.fenced.inc();
+        if (accepted.has(r.id)) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
+        else fenced++;
         inFlight.close(r.id);
       }
+      for (const [status, n] of byStatus) metrics.runs.inc({ status }, n);
+      if (fenced) metrics.fenced.inc(fenced);
       this.deps.onRecorded?.(accepted.size);
       if (accepted.size < batch.length) this.deps.onFenced?.(batch.length - accepted.size);
     } catch (err) {

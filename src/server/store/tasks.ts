@@ -82,12 +82,19 @@ export type TaskInsertResult =
   | { task?: undefined; created: false; keyTaken: TaskRow };
 
 /**
+ * Claims, inside the creating transaction, what of these new tasks falls due soon
+ * (scheduler/claimer.ts `claimCreated`); answers the ids of the tasks it claimed.
+ */
+export type ClaimNew = (tx: Tx, taskIds: string[]) => Promise<Set<string>>;
+
+/**
  * Inserts, or returns the task already created under the same idempotency key
  * (created=false), or the live task that already holds the key (keyTaken). A NOTIFY is
- * sent only when the task is due within the lookahead: a NOTIFY takes a cluster-wide
- * lock at commit, so one on every create serialised concurrent writers.
+ * sent only when the task is due within the lookahead and not claimed by this create
+ * (`claim`): a NOTIFY takes a cluster-wide lock at commit, so one on every create
+ * serialised concurrent writers.
  */
-export async function taskInsert(sql: Sql, t: TaskInsert, wake: boolean): Promise<TaskInsertResult> {
+export async function taskInsert(sql: Sql, t: TaskInsert, wake: boolean, claim?: ClaimNew): Promise<TaskInsertResult> {
   const insert = (q: Sql | Tx) => q<TaskRow[]>`
       insert into tasks (id, key, name, kind, run_at, cron_expression, timezone, start_at, end_at, payload,
                          action, misfire_policy, overlap_policy, max_lateness_ms, state, next_run_at, idempotency_key, idempotency_hash)
@@ -97,10 +104,11 @@ export async function taskInsert(sql: Sql, t: TaskInsert, wake: boolean): Promis
       on conflict (idempotency_key) where idempotency_key is not null do nothing
       returning *`;
   try {
-    const rows = wake
+    const rows = wake || claim
       ? await sql.begin(async (tx) => {
           const r = await insert(tx);
-          if (r[0]) await notify(tx, { t: 'task', id: r[0].id, change: 'created', wake });
+          const claimed = r[0] && claim ? (await claim(tx, [r[0].id])).size > 0 : false;
+          if (r[0] && wake && !claimed) await notify(tx, { t: 'task', id: r[0].id, change: 'created', wake });
           return r;
         })
       : await insert(sql);
@@ -533,9 +541,12 @@ export async function tasksPut(
   items: TaskInsert[],
   plan: ReplacePlan,
   wakeBefore: Date,
+  claim?: { before: Date; claim: ClaimNew },
 ): Promise<{ results: PutResult[]; wake: boolean }> {
   const results: (PutResult | undefined)[] = new Array(items.length);
   let wake = false;
+  // new tasks due by `claim.before`: claimed at the end; the others may need a wake-up
+  const createdSoon = new Map<string, Date>();
   const cancelled: string[] = [];
   const kept: string[] = [];
   const keys = items.map((t) => t.key).filter((k): k is string => k !== null);
@@ -590,7 +601,8 @@ export async function tasksPut(
     for (const { i, id } of inserts) {
       results[i] = { id, outcome: 'created' };
       const next = items[i]!.nextRunAt;
-      if (next && next <= wakeBefore) wake = true;
+      if (next && claim && next <= claim.before) createdSoon.set(id, next);
+      else if (next && next <= wakeBefore) wake = true;
     }
   }
   if (updates.length) {
@@ -623,6 +635,12 @@ export async function tasksPut(
     const rows = await tx<{ taskId: string }[]>`
       select distinct task_id from runs where task_id = any(${kept}::uuid[]) and status = 'pending'`;
     await Promise.all(rows.map((r) => notify(tx, { t: 'task', id: r.taskId, change: 'updated', cancelled: false })));
+  }
+  if (claim && createdSoon.size) {
+    // only brand-new tasks: a replaced one's cancellation notice would drop what this
+    // node had just claimed for it
+    const claimed = await claim.claim(tx, [...createdSoon.keys()]);
+    for (const [id, next] of createdSoon) if (!claimed.has(id) && next <= wakeBefore) wake = true;
   }
   // one wake-up for the whole batch, and only when something is due within the lookahead
   if (wake) await notify(tx, { t: 'wake' });

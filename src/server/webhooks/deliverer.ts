@@ -35,7 +35,7 @@ import type { InFlight, Service } from '../scheduler/service.js';
 import { expiredReason, lateBeyondLimit } from '../scheduler/plan.js';
 import { Dispatcher, type CircuitState, type Job, type OriginSnapshot } from './dispatcher.js';
 import { sendWebhook, Transport, type AttemptOutcome, type OutgoingRequest, type SendOptions } from './http.js';
-import { buildRequest } from './request.js';
+import { prepareRequest, requestOf, signAhead, type PreparedRequest } from './request.js';
 import type { AllowList } from './ssrf.js';
 
 export interface DelivererSettings {
@@ -63,9 +63,17 @@ export interface DelivererSettings {
   snapshotMs?: number;
 }
 
-interface Chain {
+interface Chain extends Job {
   run: ClaimedRun;
   origin: string;
+  /** the request made ahead (see prepare); rebuilt when the task or the attempt differs */
+  prep?: Prepared;
+  /** performance.now() of the first send, for marking it running later */
+  sentAt?: number;
+  /** the origin whose queue the chain was submitted to */
+  queuedOn?: string;
+  /** the chain ended (drop): nothing more to mark or send */
+  ended?: boolean;
   /** when the first request was sent (by this node or, for a rescued run, the first owner) */
   startedAt: Date | null;
   late: boolean;
@@ -95,6 +103,26 @@ export function originOf(url: string): string {
   }
 }
 
+/** A run's request made ahead, and what it was made from (an edit replaces these objects). */
+interface Prepared {
+  req: PreparedRequest;
+  origin: string;
+  action: unknown;
+  payload: unknown;
+  taskName: string;
+}
+
+/** attempts made (deferrals are not attempts) */
+function attemptsOf(deliveries: readonly Delivery[]): number {
+  let n = 0;
+  for (const d of deliveries) if (!d.deferred) n++;
+  return n;
+}
+
+/** how long one turn of preparing held runs may hold the event loop */
+const PREPARE_SLICE_MS = 3;
+/** seconds from its instant's that a held run is signed for ahead: a burst going out within them pays no signing */
+const SIGN_AHEAD_SECONDS = 3;
 const START_RETRY_MS = [250, 500, 1000, 2000, 5000];
 const PROGRESS_FLUSH_MS = 25;
 /** a delivery still in progress this long after its first request is marked `running` */
@@ -164,7 +192,12 @@ export class WebhookDeliverer implements Service {
   private readonly transport: Transport;
   readonly dispatcher: Dispatcher;
   private readonly progress: ProgressWriter;
-  private readonly toMark: { c: Chain; at: number }[] = [];
+  private readonly toMark: Chain[] = [];
+  private marked = 0;
+  private readonly toPrepare: ClaimedRun[] = [];
+  private prepareTimer?: NodeJS.Immediate;
+  /** requests made ahead for held runs, by run (a run handed back or dropped leaves with its entry) */
+  private readonly prepared = new WeakMap<ClaimedRun, Prepared>();
   private markTimer?: NodeJS.Timeout;
 
   constructor(
@@ -256,6 +289,11 @@ export class WebhookDeliverer implements Service {
     return n;
   }
 
+  /** Attempts waiting for a connection slot (the node is busy sending). */
+  get waiting(): number {
+    return this.dispatcher.queued;
+  }
+
   snapshot(): OriginSnapshot[] {
     return this.dispatcher.snapshot();
   }
@@ -267,9 +305,13 @@ export class WebhookDeliverer implements Service {
     const action = run.action as WebhookAction;
     const deliveries = run.deliveries ?? [];
     const first = deliveries.find((d) => !d.deferred);
+    const prep = this.preparedFor(run, deliveries.length ? attemptsOf(deliveries) + 1 : 1);
     const c: Chain = {
       run,
-      origin: originOf(action.url),
+      origin: prep?.origin ?? originOf(action.url),
+      prep,
+      send: () => this.sendJob(c),
+      defer: (reason, retryAt) => this.defer(c, reason, retryAt),
       startedAt: first ? new Date(first.startedAt) : null,
       late,
       lateReason,
@@ -288,6 +330,53 @@ export class WebhookDeliverer implements Service {
         this.drop(c);
       });
     } else this.attempt(c);
+  }
+
+  /**
+   * Called as a webhook run is held, ahead of its instant: the request is made while the
+   * node waits (a few milliseconds at a time, see prepareSome), with signatures for the instant's second and the next two (a
+   * burst going out within them pays no signing). Only the attempt number and, past those seconds, the
+   * signature are left for the send. An edit replaces the run's action or payload, so
+   * the prepared request is used only while it was made from the very same objects.
+   */
+  prepare(run: ClaimedRun): void {
+    if (run.action.type !== 'webhook' || run.deliveries?.length) return;
+    this.toPrepare.push(run);
+    this.prepareTimer ??= setImmediate(() => this.prepareSome());
+  }
+
+  /** Prepares held runs a few milliseconds at a time, so timers due meanwhile are not held up. */
+  private prepareSome() {
+    this.prepareTimer = undefined;
+    const until = performance.now() + PREPARE_SLICE_MS;
+    let k = 0;
+    while (k < this.toPrepare.length) {
+      const run = this.toPrepare[k++]!;
+      if (run.action.type !== 'webhook' || this.chains.has(run.id)) continue; // delivered meanwhile
+      const p = this.makePrepared(run, 1);
+      signAhead(p.req, this.settings.secrets, Math.floor(run.scheduledFor.getTime() / 1000), SIGN_AHEAD_SECONDS);
+      this.prepared.set(run, p);
+      if ((k & 31) === 0 && performance.now() > until) break;
+    }
+    this.toPrepare.splice(0, k);
+    if (this.toPrepare.length) this.prepareTimer = setImmediate(() => this.prepareSome());
+  }
+
+  private makePrepared(run: ClaimedRun, attempt: number): Prepared {
+    const action = run.action as WebhookAction;
+    const req = prepareRequest(
+      action,
+      { taskId: run.taskId, taskName: run.taskName, scheduledFor: run.scheduledFor, runId: String(run.id), attempt, trigger: run.trigger, payload: run.payload, idempotencyKey: run.idempotencyKey },
+      { userAgent: this.settings.userAgent },
+    );
+    return { req, origin: req.target?.origin ?? 'invalid', action: run.action, payload: run.payload, taskName: run.taskName };
+  }
+
+  /** The run's prepared request for attempt `n`, if one was made from the run as it is now. */
+  private preparedFor(run: ClaimedRun, n: number, c?: Chain): Prepared | undefined {
+    const p = c?.prep ?? this.prepared.get(run);
+    if (p && p.action === run.action && p.payload === run.payload && p.taskName === run.taskName && p.req.attempt === n) return p;
+    return undefined;
   }
 
   /**
@@ -310,6 +399,7 @@ export class WebhookDeliverer implements Service {
     for (const c of this.chains.values()) {
       if (c.run.taskId !== taskId || c.deliveries.length || c.run.retryOf) continue;
       Object.assign(c.run, now);
+      c.prep = undefined;
       if (now.action.type !== 'webhook') continue; // sent as is when its turn comes (see send)
       const origin = originOf(now.action.url);
       if (origin !== c.origin) {
@@ -330,6 +420,7 @@ export class WebhookDeliverer implements Service {
   /** The run's chain ends here; `settled`: its result went to the recorder (which closes its account entry). */
   private drop(c: Chain, settled = false) {
     if (!this.chains.delete(c.run.id)) return false;
+    c.ended = true;
     clearTimeout(c.timer);
     this.count(c.origin, -1);
     if (!settled) this.settings.inFlight?.close(c.run.id);
@@ -361,6 +452,7 @@ export class WebhookDeliverer implements Service {
     }
     c.started = true;
     Object.assign(c.run, { action: start.action, payload: start.payload, taskName: start.taskName });
+    c.prep = undefined;
     if (start.action.type === 'webhook') {
       const origin = originOf(start.action.url);
       if (origin !== c.origin) (this.count(c.origin, -1), this.count(origin, +1), (c.origin = origin));
@@ -371,17 +463,13 @@ export class WebhookDeliverer implements Service {
   private attempt(c: Chain): void {
     c.timer = undefined;
     if (!this.running || !this.chains.has(c.run.id)) return;
-    const origin = c.origin;
-    const job: Job = {
-      origin,
-      send: () => {
-        const p = this.attemptNow(c, origin);
-        c.sending = p;
-        return p.then((r) => r ?? { ok: true, retryable: false, aborted: true, durationMs: 0 });
-      },
-      defer: (reason, retryAt) => this.defer(c, reason, retryAt),
-    };
-    this.dispatcher.submit(job);
+    // the chain is its own job: the origin it queues on is the one it has now
+    c.queuedOn = c.origin;
+    this.dispatcher.submit(c);
+  }
+
+  private sendJob(c: Chain): Promise<AttemptOutcome | undefined> {
+    return (c.sending = this.attemptNow(c, c.queuedOn!));
   }
 
   private defer(c: Chain, reason: string, retryAt: number) {
@@ -417,22 +505,19 @@ export class WebhookDeliverer implements Service {
       return undefined;
     }
     const action = c.run.action;
-    const n = c.deliveries.filter((d) => !d.deferred).length + 1;
+    const n = c.deliveries.length ? attemptsOf(c.deliveries) + 1 : 1;
     const at = this.clock.now();
     if (n === 1 && this.expired(c, at)) return undefined;
     const t0 = performance.now();
     let sentAt: Date | undefined;
-    const req = buildRequest(
-      action,
-      { taskId: c.run.taskId, taskName: c.run.taskName, scheduledFor: c.run.scheduledFor, runId: String(c.run.id), attempt: n, trigger: c.run.trigger, payload: c.run.payload, idempotencyKey: c.run.idempotencyKey },
-      { secrets: this.settings.secrets, nowSec: Math.floor(at.getTime() / 1000), userAgent: this.settings.userAgent },
-    );
+    let prep = this.preparedFor(c.run, n, c);
+    if (!prep) prep = c.prep = this.makePrepared(c.run, n);
+    const req = requestOf(prep.req, n, this.settings.secrets, Math.floor(at.getTime() / 1000));
     const outcome = await this.send(
       req,
       {
         timeoutMs: action.timeoutMs ?? 10_000,
         allow: this.settings.allow,
-        signal: this.stopSignal.signal,
         onSent: () => {
           sentAt = this.clock.now();
           if (c.startedAt) return;
@@ -446,10 +531,12 @@ export class WebhookDeliverer implements Service {
       this.transport,
     );
     if (outcome.aborted) return outcome; // stopping: stop() hands the run back
-    void this.afterAttempt(c, n, sentAt ?? at, t0, outcome).catch((err) => {
-      this.log.error({ err, runId: c.run.id }, 'webhook attempt failed unexpectedly');
-      this.finish(c, 'failed', `internal error: ${(err as Error).message}`);
-    });
+    try {
+      const retry = this.afterAttempt(c, n, sentAt ?? at, outcome);
+      if (retry) void this.retryLater(c, sentAt ?? at, t0, outcome, retry).catch((err) => this.failInternally(c, err));
+    } catch (err) {
+      this.failInternally(c, err);
+    }
     return outcome;
   }
 
@@ -460,20 +547,30 @@ export class WebhookDeliverer implements Service {
    * run is ours either way (pending or running, owned by this node, under our lease).
    */
   private markLater(c: Chain) {
-    this.toMark.push({ c, at: performance.now() + MARK_RUNNING_AFTER_MS });
+    c.sentAt = performance.now();
+    this.toMark.push(c);
     if (!this.markTimer) this.markTimer = setTimeout(() => this.markDue(), MARK_RUNNING_AFTER_MS);
   }
 
   private markDue() {
     this.markTimer = undefined;
     const now = performance.now();
-    let k = 0;
-    for (; k < this.toMark.length && this.toMark[k]!.at <= now; k++) {
-      const { c } = this.toMark[k]!;
-      if (this.chains.get(c.run.id) === c && c.startedAt) void this.progress.save({ id: c.run.id, attempt: c.run.attempt, startedAt: c.startedAt });
+    const due = now - MARK_RUNNING_AFTER_MS;
+    // a queue read from `marked` on (sends are pushed in time order); compacted now and then
+    let k = this.marked;
+    for (; k < this.toMark.length && this.toMark[k]!.sentAt! <= due; k++) {
+      const c = this.toMark[k]!;
+      if (!c.ended && c.startedAt) void this.progress.save({ id: c.run.id, attempt: c.run.attempt, startedAt: c.startedAt });
     }
-    this.toMark.splice(0, k);
-    if (this.toMark.length) this.markTimer = setTimeout(() => this.markDue(), Math.max(1, this.toMark[0]!.at - now));
+    if (k === this.toMark.length) {
+      this.toMark.length = 0;
+      k = 0;
+    } else if (k > 4096) {
+      this.toMark.splice(0, k);
+      k = 0;
+    }
+    this.marked = k;
+    if (this.toMark.length) this.markTimer = setTimeout(() => this.markDue(), Math.max(1, this.toMark[k]!.sentAt! - due));
   }
 
   /** `maxLatenessMs`: judged once, as the first attempt of a scheduled occurrence would start (after any queueing). */
@@ -484,34 +581,39 @@ export class WebhookDeliverer implements Service {
     return true;
   }
 
-  private async afterAttempt(c: Chain, n: number, at: Date, t0: number, outcome: AttemptOutcome): Promise<void> {
-    const entry: Delivery = {
-      n,
-      startedAt: at.toISOString(),
-      durationMs: outcome.durationMs,
-      nodeId: this.nodeId,
-      ...(outcome.finalUrl ? { url: outcome.finalUrl } : {}),
-      ...(outcome.statusCode !== undefined ? { statusCode: outcome.statusCode } : {}),
-      ...(outcome.error ? { error: outcome.error } : {}),
-      ...(outcome.response ? { response: outcome.response } : {}),
-      ...(outcome.truncated ? { truncated: true } : {}),
-    };
+  /** Records the attempt and settles the run, or returns how long to wait before the next attempt. */
+  private afterAttempt(c: Chain, n: number, at: Date, outcome: AttemptOutcome): number | undefined {
+    const entry: Delivery = { n, startedAt: at.toISOString(), durationMs: outcome.durationMs, nodeId: this.nodeId };
+    if (outcome.finalUrl) entry.url = outcome.finalUrl;
+    if (outcome.statusCode !== undefined) entry.statusCode = outcome.statusCode;
+    if (outcome.error) entry.error = outcome.error;
+    if (outcome.response) entry.response = outcome.response;
+    if (outcome.truncated) entry.truncated = true;
     c.deliveries.push(entry);
     c.budget--;
     this.attemptCounters[outcome.ok ? 'ok' : outcome.retryable ? 'retryable' : 'refused'].inc();
     this.metrics.webhookDuration.observe(entry.durationMs / 1000);
 
     const what = outcome.statusCode !== undefined ? `HTTP ${outcome.statusCode}` : outcome.error!;
-    const prefix = this.prefix(c);
+    const prefix = c.lateReason ? `${c.lateReason}; ` : '';
     if (outcome.ok) {
-      return this.finish(c, 'succeeded', `${prefix}${what}${n > 1 ? ` on attempt ${n}` : ''}`);
+      this.finish(c, 'succeeded', n > 1 ? `${prefix}${what} on attempt ${n}` : prefix ? `${prefix}${what}` : what);
+      return undefined;
     }
-    if (!outcome.retryable) return this.finish(c, 'failed', `${prefix}${what}${outcome.statusCode !== undefined && outcome.error ? `: ${outcome.error}` : ''} (not retried)`);
-    if (c.budget <= 0) return this.finish(c, 'failed', `${prefix}gave up after ${n} attempt${n > 1 ? 's' : ''}: ${what}`);
-
-    if (!this.running) return; // stopping: stop() hands the run back with this attempt
+    if (!outcome.retryable) {
+      this.finish(c, 'failed', `${prefix}${what}${outcome.statusCode !== undefined && outcome.error ? `: ${outcome.error}` : ''} (not retried)`);
+      return undefined;
+    }
+    if (c.budget <= 0) {
+      this.finish(c, 'failed', `${prefix}gave up after ${n} attempt${n > 1 ? 's' : ''}: ${what}`);
+      return undefined;
+    }
+    if (!this.running) return undefined; // stopping: stop() hands the run back with this attempt
     const failures = c.deliveries.filter((d) => d.nodeId === this.nodeId && !d.deferred).length;
-    const wait = Math.min(this.settings.retryMaxMs, Math.max(backoffMs(failures, this.settings.retryBaseMs, this.settings.retryMaxMs), outcome.retryAfterMs ?? 0));
+    return Math.min(this.settings.retryMaxMs, Math.max(backoffMs(failures, this.settings.retryBaseMs, this.settings.retryMaxMs), outcome.retryAfterMs ?? 0));
+  }
+
+  private async retryLater(c: Chain, at: Date, t0: number, outcome: AttemptOutcome, wait: number): Promise<void> {
     // Show the attempt in the run log while waiting, and check the run is still ours: if
     // our lease lapsed (a freeze) and another node took the run over, it sends from now on.
     const ours = await this.progress.save({ id: c.run.id, attempt: c.run.attempt, startedAt: c.startedAt ?? at, deliveries: c.deliveries });
@@ -521,7 +623,12 @@ export class WebhookDeliverer implements Service {
       return void this.drop(c);
     }
     if (!this.running || !this.chains.has(c.run.id)) return;
-    c.timer = setTimeout(() => this.attempt(c), Math.max(0, wait - (performance.now() - t0 - entry.durationMs)));
+    c.timer = setTimeout(() => this.attempt(c), Math.max(0, wait - (performance.now() - t0 - outcome.durationMs)));
+  }
+
+  private failInternally(c: Chain, err: unknown) {
+    this.log.error({ err, runId: c.run.id }, 'webhook attempt failed unexpectedly');
+    this.finish(c, 'failed', `internal error: ${(err as Error).message}`);
   }
 
   private finish(c: Chain, status: 'succeeded' | 'failed' | 'skipped', reason: string | null): void {
@@ -565,6 +672,10 @@ export class WebhookDeliverer implements Service {
       clearTimeout(t);
     }
     this.stopSignal.abort();
+    this.transport.abortAll();
+    if (this.prepareTimer) clearImmediate(this.prepareTimer);
+    this.prepareTimer = undefined;
+    this.toPrepare.length = 0;
     this.dispatcher.stop();
     clearTimeout(this.markTimer);
     this.toMark.length = 0;

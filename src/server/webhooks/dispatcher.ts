@@ -18,8 +18,8 @@ import type { AttemptOutcome } from './http.js';
 
 export interface Job {
   readonly origin: string;
-  /** makes the attempt; called when the origin has a slot */
-  send(): Promise<AttemptOutcome>;
+  /** makes the attempt; called when the origin has a slot (undefined: nothing was sent after all) */
+  send(): Promise<AttemptOutcome | undefined>;
   /** the origin's circuit is open: wait until `retryAt` (epoch ms), then submit again */
   defer(reason: string, retryAt: number): void;
 }
@@ -123,6 +123,8 @@ export class Dispatcher {
   private readonly ready: Origin[] = [];
   private turn = 0;
   private inFlight = 0;
+  /** jobs queued on all origins, waiting for a slot */
+  private queuedJobs = 0;
   private wakeTimer?: NodeJS.Timeout;
   private wakeAt = Infinity;
   private readonly tripAfter: number;
@@ -151,8 +153,14 @@ export class Dispatcher {
       return;
     }
     o.queue.push(job);
+    this.queuedJobs++;
     if (o.queued === 1) this.ready.push(o);
     this.pump();
+  }
+
+  /** Jobs waiting for a slot, all origins together. */
+  get queued(): number {
+    return this.queuedJobs;
   }
 
   circuitOf(origin: string): CircuitState {
@@ -182,6 +190,7 @@ export class Dispatcher {
       }
       idleTurns = 0;
       const job = o.shift()!;
+      this.queuedJobs--;
       if (!o.queued) this.ready.splice(this.turn, 1);
       else this.turn++;
       this.start(o, job);
@@ -195,7 +204,7 @@ export class Dispatcher {
     if (o.circuit === 'open') {
       if (now < o.openUntil) {
         // hand the queue back to wait out the open period, off this node's slots
-        for (const j of o.takeAll()) j.defer(o.circuitReason, o.openUntil);
+        for (const j of this.takeAll(o)) j.defer(o.circuitReason, o.openUntil);
         return 'deferred';
       }
       this.setCircuit(o, 'half-open', o.circuitReason);
@@ -212,6 +221,12 @@ export class Dispatcher {
       o.tokens -= 1;
     }
     return false;
+  }
+
+  private takeAll(o: Origin): Job[] {
+    const all = o.takeAll();
+    this.queuedJobs -= all.length;
+    return all;
   }
 
   private wakeIn(ms: number) {
@@ -265,7 +280,7 @@ export class Dispatcher {
     this.setCircuit(o, 'open', reason);
     // jobs already queued wait too; pump() hands them back
     if (o.queued) {
-      for (const j of o.takeAll()) j.defer(o.circuitReason, o.openUntil);
+      for (const j of this.takeAll(o)) j.defer(o.circuitReason, o.openUntil);
     }
   }
 

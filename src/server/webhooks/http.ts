@@ -16,19 +16,30 @@ export const RESPONSE_KEEP_BYTES = 1024;
 
 export interface OutgoingRequest {
   url: string;
+  /** `url` parsed (targetOf), when the caller keeps it from one attempt to the next */
+  target?: Target;
   method: string;
-  headers: Record<string, string>;
+  /** an object, or flat (name, value, …) pairs */
+  headers: Record<string, string> | string[];
   /** null: no body (GET, or DELETE without one) */
-  body: string | null;
+  body: string | Buffer | null;
   /** header names (lower case) set by the task: not forwarded to another origin on redirect */
   taskHeaders: string[];
+}
+
+export interface Target {
+  origin: string;
+  path: string;
+  hostname: string;
+  protocol: string;
+  href: string;
 }
 
 export interface SendOptions {
   timeoutMs: number;
   allow: AllowList;
   maxRedirects?: number;
-  /** aborts the attempt (the node is stopping) */
+  /** aborts the attempt (the node is stopping); Transport.abortAll does the same for every attempt through it */
   signal?: AbortSignal;
   /** DNS resolution; the system resolver by default (tests substitute one) */
   resolve?: LookupFn;
@@ -58,6 +69,8 @@ export interface AttemptOutcome {
   durationMs: number;
 }
 
+/** how often attempts are checked against their deadlines */
+const DEADLINE_SWEEP_MS = 20;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** How long a resolved host's answers are reused for new connections. */
 const DNS_TTL_MS = 30_000;
@@ -161,6 +174,41 @@ export class Transport {
     return p.pool;
   }
 
+  private readonly attempts = new Set<Attempt>();
+  private stopping = false;
+
+  private deadlineTimer?: NodeJS.Timeout;
+
+  /**
+   * Attempts in flight, for their deadlines and for abortAll. One sweep every
+   * DEADLINE_SWEEP_MS ends the attempts past their deadline (so a deadline is met within
+   * that much), instead of a timer set and cleared per request.
+   */
+  track(a: Attempt) {
+    if (this.stopping) a.stopped = true;
+    this.attempts.add(a);
+    this.deadlineTimer ??= setTimeout(() => this.sweepDeadlines(), DEADLINE_SWEEP_MS);
+  }
+  untrack(a: Attempt) {
+    this.attempts.delete(a);
+  }
+
+  private sweepDeadlines() {
+    this.deadlineTimer = undefined;
+    const now = performance.now();
+    for (const a of this.attempts) if (a.deadline <= now && !a.timedOut) a.timeOut();
+    if (this.attempts.size) this.deadlineTimer = setTimeout(() => this.sweepDeadlines(), DEADLINE_SWEEP_MS);
+  }
+
+  /** The node is stopping: every attempt in flight through this transport ends as abandoned. */
+  abortAll(): void {
+    this.stopping = true;
+    for (const a of this.attempts) {
+      a.stopped = true;
+      a.cancel(STOPPED);
+    }
+  }
+
   private sweep() {
     const idle = Date.now() - 5 * 60_000;
     for (const [origin, p] of this.pools) {
@@ -173,6 +221,7 @@ export class Transport {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    clearTimeout(this.deadlineTimer);
     const all = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(all.map((p) => p.pool.destroy().catch(() => {})));
@@ -191,44 +240,153 @@ function sharedTransport(allow: AllowList, resolve?: LookupFn): Transport {
 
 interface HopResult {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
+  /** raw header pairs (name, value, …) as undici delivers them; read only when needed */
+  raw: Buffer[] | string[] | null;
   body: Buffer;
   truncated: boolean;
 }
 
-async function hop(transport: Transport, url: URL, method: string, headers: Record<string, string>, body: string | null, signal: AbortSignal, onSent?: () => void): Promise<HopResult> {
-  onSent?.();
-  const res = await transport.pool(url.origin).request({
-    path: `${url.pathname}${url.search}`,
-    method: method as Dispatcher.HttpMethod,
-    headers,
-    body: body ?? undefined,
-    signal,
-    // the attempt's own deadline (the signal) governs; undici's defaults are minutes
-    headersTimeout: 0,
-    bodyTimeout: 0,
-  });
-  // Read with plain events (an async iterator costs several promises a chunk); the rest
-  // of a large answer is not read: the run log keeps 1 KiB.
-  const chunks: Buffer[] = [];
-  const truncated = await new Promise<boolean>((resolve) => {
-    let size = 0;
-    const body = res.body;
-    body.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size > RESPONSE_KEEP_BYTES) {
-        body.destroy();
-        resolve(true);
-      }
+/** Answers a hop's promise at most once; the deadline or the node stopping can cut it short. */
+type Settle = (err: unknown, res?: HopResult) => void;
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * One request and its answer through undici's handler interface: no response stream,
+ * no promise per chunk, no AbortSignal. The rest of a large answer is not read (the
+ * run log keeps 1 KiB): the request is aborted, which closes that connection.
+ */
+class HopHandler {
+  // assigned in the constructor, not as class fields: one per request, so it counts
+  private abortFn: ((err?: Error) => void) | null;
+  private cancelled: Error | null;
+  private status: number;
+  private raw: Buffer[] | null;
+  private chunks: Buffer[] | null;
+  private size: number;
+  private settle: Settle | null;
+
+  constructor(settle: Settle) {
+    this.abortFn = null;
+    this.cancelled = null;
+    this.status = 0;
+    this.raw = null;
+    this.chunks = null;
+    this.size = 0;
+    this.settle = settle;
+  }
+
+  /** Ends the hop now with `err` (deadline, node stopping); the request is aborted as soon as undici lets us. */
+  cancel(err: Error) {
+    this.cancelled = err;
+    this.abortFn?.(err);
+    this.end(err);
+  }
+
+  private end(err: unknown, truncated = false) {
+    const settle = this.settle;
+    if (!settle) return;
+    this.settle = null;
+    if (err && !this.status) return settle(err);
+    const chunks = this.chunks;
+    const body = !chunks ? EMPTY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    settle(null, {
+      status: this.status,
+      raw: this.raw,
+      body: body.length > RESPONSE_KEEP_BYTES ? body.subarray(0, RESPONSE_KEEP_BYTES) : body,
+      // the status line arrived; a body cut short (or the deadline) still has an answer
+      truncated: truncated || !!err || body.length > RESPONSE_KEEP_BYTES,
     });
-    body.on('end', () => resolve(false));
-    // the status line arrived; a body cut short (or the deadline) still has an answer
-    body.on('error', () => resolve(true));
-    body.on('close', () => resolve(false));
+  }
+
+  onConnect(abort: (err?: Error) => void) {
+    if (this.cancelled) return abort(this.cancelled);
+    this.abortFn = abort;
+  }
+
+  onHeaders(status: number, raw: Buffer[]) {
+    this.status = status;
+    this.raw = raw;
+    return true;
+  }
+
+  onData(chunk: Buffer) {
+    (this.chunks ??= []).push(chunk);
+    this.size += chunk.length;
+    if (this.size > RESPONSE_KEEP_BYTES) {
+      this.end(null, true);
+      this.abortFn?.();
+      return false;
+    }
+    return true;
+  }
+
+  onComplete() {
+    this.end(null);
+  }
+
+  onError(err: Error) {
+    this.end(err);
+  }
+
+  onUpgrade() {}
+  onBodySent() {}
+}
+
+/** One header of a raw undici header list (names compared without case), or undefined. */
+function rawHeader(raw: HopResult['raw'], name: string): string | undefined {
+  if (!raw) return undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (String(raw[i]).toLowerCase() === name) return String(raw[i + 1]);
+  }
+  return undefined;
+}
+
+function hop(transport: Transport, origin: string, path: string, method: string, headers: string[], body: Buffer | string | null, attempt: Attempt): Promise<HopResult> {
+  return new Promise<HopResult>((resolve, reject) => {
+    const handler = new HopHandler((err, res) => {
+      attempt.hop = null;
+      if (err) reject(err);
+      else resolve(res!);
+    });
+    attempt.hop = handler;
+    transport.pool(origin).dispatch(
+      {
+        path,
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body,
+        // the attempt's own deadline governs; undici's defaults are minutes
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      },
+      handler as never,
+    );
   });
-  const all = Buffer.concat(chunks);
-  return { status: res.statusCode, headers: res.headers, body: all.subarray(0, RESPONSE_KEEP_BYTES), truncated: truncated || all.length > RESPONSE_KEEP_BYTES };
+}
+
+/** An attempt in flight: its current hop, so the deadline or a stop can end it. */
+class Attempt {
+  hop: HopHandler | null;
+  timedOut: boolean;
+  stopped: boolean;
+  /** performance.now() by which the attempt must have its answer */
+  readonly deadline: number;
+  private readonly timeoutMs: number;
+  constructor(deadline: number, timeoutMs: number) {
+    this.hop = null;
+    this.timedOut = false;
+    this.stopped = false;
+    this.deadline = deadline;
+    this.timeoutMs = timeoutMs;
+  }
+  timeOut() {
+    this.timedOut = true;
+    this.cancel(new Error(`timeout after ${this.timeoutMs} ms`));
+  }
+  cancel(err: Error) {
+    this.hop?.cancel(err);
+  }
 }
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'EPIPE']);
@@ -257,38 +415,61 @@ export function storableText(bytes: Buffer): string {
   return bytes.toString('utf8').replace(/\u0000/g, '\ufffd');
 }
 
+/** A header list as an object or as flat (name, value, …) pairs, as flat pairs. */
+function flatHeaders(h: OutgoingRequest['headers']): string[] {
+  if (Array.isArray(h)) return h;
+  const out: string[] = [];
+  for (const k in h) out.push(k, h[k]!);
+  return out;
+}
+
+/** Flat header pairs without the names `drop` refuses (compared without case). */
+function withoutHeaders(h: string[], drop: (lower: string) => boolean): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < h.length; i += 2) if (!drop(h[i]!.toLowerCase())) out.push(h[i]!, h[i + 1]!);
+  return out;
+}
+
+/** What a URL is made of for sending: parsed once per request (or once per held run), not per attempt. */
+export function targetOf(url: URL | string): Target {
+  const u = typeof url === 'string' ? new URL(url) : url;
+  return { origin: u.origin, path: `${u.pathname}${u.search}`, hostname: u.hostname, protocol: u.protocol, href: u.href };
+}
+
+const STOPPED = new Error('node stopping');
+
 export async function sendWebhook(req: OutgoingRequest, opts: SendOptions, transport = sharedTransport(opts.allow, opts.resolve)): Promise<AttemptOutcome> {
   const t0 = performance.now();
   const elapsed = () => Math.round(performance.now() - t0);
-  // One controller per attempt, aborted by its deadline or by the node stopping (a
-  // listener, not AbortSignal.any: that costs several times more per request).
-  const timeout = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => ((timedOut = true), timeout.abort()), opts.timeoutMs);
-  const onStop = () => timeout.abort();
-  opts.signal?.addEventListener('abort', onStop, { once: true });
-  const signal = timeout.signal;
+  // The deadline and the node stopping both end the attempt through the transport's list
+  // of attempts in flight (a caller's own signal, if it gives one, too).
+  const attempt = new Attempt(t0 + opts.timeoutMs, opts.timeoutMs);
+  transport.track(attempt);
+  const onStop = opts.signal ? () => ((attempt.stopped = true), attempt.cancel(STOPPED)) : undefined;
+  if (onStop) opts.signal!.addEventListener('abort', onStop, { once: true });
   const maxRedirects = opts.maxRedirects ?? 3;
-  let url = new URL(req.url);
+  let target: Target | undefined;
   let method = req.method;
   let body = req.body;
-  let headers = { ...req.headers };
+  let headers = flatHeaders(req.headers);
   let onSent = opts.onSent;
   try {
+    target = req.target ?? targetOf(req.url);
     for (let hops = 0; ; hops++) {
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        throw new AttemptError(`redirected to ${url.protocol.replace(/:$/, '')}:, only http and https are followed`, false);
+      if (attempt.stopped || opts.signal?.aborted) throw STOPPED;
+      if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+        throw new AttemptError(`redirected to ${target.protocol.replace(/:$/, '')}:, only http and https are followed`, false);
       }
-      transport.checkLiteral(url.hostname);
-      const res = await hop(transport, url, method, headers, body, signal, onSent);
+      transport.checkLiteral(target.hostname);
+      onSent?.();
       onSent = undefined;
-      const location = res.headers.location;
-      const loc = Array.isArray(location) ? location[0] : location;
-      if (REDIRECTS.has(res.status) && loc) {
+      const res = await hop(transport, target.origin, target.path, method, headers, body, attempt);
+      const loc = REDIRECTS.has(res.status) ? rawHeader(res.raw, 'location') : undefined;
+      if (loc) {
         if (hops >= maxRedirects) throw new AttemptError(`more than ${maxRedirects} redirects`, false);
-        let next: URL;
+        let next: Target;
         try {
-          next = new URL(loc, url);
+          next = targetOf(new URL(loc, target.href));
         } catch {
           throw new AttemptError(`redirected to an invalid URL ${JSON.stringify(loc.slice(0, 200))}`, false);
         }
@@ -296,42 +477,33 @@ export async function sendWebhook(req: OutgoingRequest, opts: SendOptions, trans
         if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
           method = 'GET';
           body = null;
-          headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'content-type'));
+          headers = withoutHeaders(headers, (k) => k === 'content-type');
         }
         // the task's own headers (credentials, often) stay with the origin they were meant for
-        if (next.origin !== url.origin) {
-          headers = Object.fromEntries(Object.entries(headers).filter(([k]) => !req.taskHeaders.includes(k.toLowerCase())));
-        }
-        url = next;
+        if (next.origin !== target.origin) headers = withoutHeaders(headers, (k) => req.taskHeaders.includes(k));
+        target = next;
         continue;
       }
-      const ok = res.status >= 200 && res.status < 300;
-      const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
-      return {
-        ok,
-        retryable: !ok && retryable,
-        statusCode: res.status,
-        ...(ok || res.status >= 400 ? {} : { error: `HTTP ${res.status} without a usable Location` }),
-        response: storableText(res.body),
-        ...(res.truncated ? { truncated: true } : {}),
-        ...(hops > 0 ? { finalUrl: url.href } : {}),
-        ...(retryable ? { retryAfterMs: parseRetryAfter(res.headers['retry-after']) } : {}),
-        durationMs: elapsed(),
-      };
+      const status = res.status;
+      const ok = status >= 200 && status < 300;
+      const retryable = status === 408 || status === 429 || status >= 500;
+      const out: AttemptOutcome = { ok, retryable: !ok && retryable, statusCode: status, durationMs: elapsed() };
+      if (!ok && status < 400) out.error = `HTTP ${status} without a usable Location`;
+      if (res.body.length) out.response = storableText(res.body);
+      if (res.truncated) out.truncated = true;
+      if (hops > 0) out.finalUrl = target.href;
+      if (retryable) out.retryAfterMs = parseRetryAfter(rawHeader(res.raw, 'retry-after'));
+      return out;
     }
   } catch (err) {
-    if (opts.signal?.aborted) return { ok: false, retryable: true, aborted: true, error: 'node stopping: attempt abandoned', durationMs: elapsed() };
-    const e = describeError(err, opts.timeoutMs, timedOut);
-    return {
-      ok: false,
-      retryable: e.retryable,
-      ...(e.unreachable ? { unreachable: true } : {}),
-      error: e.message,
-      ...(url.href !== req.url ? { finalUrl: url.href } : {}),
-      durationMs: elapsed(),
-    };
+    if (err === STOPPED || attempt.stopped || opts.signal?.aborted) return { ok: false, retryable: true, aborted: true, error: 'node stopping: attempt abandoned', durationMs: elapsed() };
+    const e = describeError(err, opts.timeoutMs, attempt.timedOut);
+    const out: AttemptOutcome = { ok: false, retryable: e.retryable, error: e.message, durationMs: elapsed() };
+    if (e.unreachable) out.unreachable = true;
+    if (target && target.href !== req.url && target !== req.target) out.finalUrl = target.href;
+    return out;
   } finally {
-    clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onStop);
+    transport.untrack(attempt);
+    if (onStop) opts.signal!.removeEventListener('abort', onStop);
   }
 }

@@ -8,12 +8,15 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export const SIGNATURE_HEADER = 'Sundial-Signature';
 
-export function sign(secret: string, t: number, body: string): string {
-  return createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+/** `body` as text or as its UTF-8 bytes: the same bytes are signed either way. */
+export function sign(secret: string, t: number, body: string | Buffer): string {
+  return createHmac('sha256', secret).update(`${t}.`).update(body).digest('hex');
 }
 
-export function signatureHeader(secrets: readonly string[], body: string, t: number): string {
-  return [`t=${t}`, ...secrets.map((s) => `v1=${sign(s, t, body)}`)].join(',');
+export function signatureHeader(secrets: readonly string[], body: string | Buffer, t: number): string {
+  let out = `t=${t}`;
+  for (const s of secrets) out += `,v1=${sign(s, t, body)}`;
+  return out;
 }
 
 /**
