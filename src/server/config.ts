@@ -72,9 +72,9 @@ export interface WebhookConfig {
  * The default per-token budget, in tasks a minute: what one node sustains, so one
  * backend may use a whole node and no more. Measured with `npm run bench:bulk` on the
  * 2-core development machine (docs/api.md): batches of 1,000 through the API loaded
- * 1,000,000 tasks at 21,414 a second, about 1,285,000 a minute.
+ * 1,000,000 tasks at 35,901 a second (median of two rounds), about 2,150,000 a minute.
  */
-export const DEFAULT_RATE_LIMIT_PER_MINUTE = 1_300_000;
+export const DEFAULT_RATE_LIMIT_PER_MINUTE = 2_150_000;
 
 export const defaultAuthConfig: AuthConfig = {
   apiTokens: [],
@@ -172,7 +172,7 @@ Security (docs/security.md):
   SUNDIAL_READ_TOKEN      read-only token(s) for dashboards
   SUNDIAL_METRICS_AUTH    true: /metrics needs a token too
   SUNDIAL_RATE_LIMIT_PER_MINUTE  tasks a minute per token or client address, a batch
-                          counting its tasks (1300000, what one node sustains; 0 = off;
+                          counting its tasks (2150000, what one node sustains; 0 = off;
                           unset on an open loopback node: off)
   With no token set, a node on loopback is open; on any other address it generates an
   admin token on first start, prints it once and requires it.
