@@ -257,15 +257,17 @@ describe('operator views in Chromium', () => {
     const created = (await response.json()) as Run & { retryOf: string };
     expect(created.retryOf).toBe(failed.id);
 
-    // Back to every status: the new run arrives by itself, with its one successful attempt.
+    // Back to every status: the new run arrives by itself, with its one successful attempt
+    // (delivered and recorded first, so a failure says which of the two did not happen)
     await page.goto(`${node.url}/executions?taskId=${task.id}`);
+    await eventually(async () => (await runsOf(task.id)).find((r) => r.id === created.id && r.status === 'succeeded'), 30_000);
     const fresh = page.locator(`tr[data-run-id="${created.id}"]`);
-    await fresh.getByRole('button', { name: 'HTTP 200 · 1 attempt' }).waitFor({ timeout: 30_000 });
+    await fresh.getByRole('button', { name: 'HTTP 200 · 1 attempt' }).waitFor({ timeout: 20_000 });
     expect(await fresh.locator('[data-field="retry-of"]').textContent()).toBe(`retry of #${failed.id}`);
     expect(flaky.hits.filter((h) => h === '/crm/sync')).toHaveLength(3);
     // a second retry of the same failed run while none is pending is allowed; the original row stays failed
     expect(await page.locator(`tr[data-run-id="${failed.id}"]`).getAttribute('data-status')).toBe('failed');
-  }, 60_000);
+  }, 120_000);
 
   it('filters by key prefix and cancels by prefix after stating the count', async (ctx) => {
     const probe = await api<{ total?: number }>(node.url, 'GET', '/api/tasks?keyPrefix=x&count=true&limit=1');

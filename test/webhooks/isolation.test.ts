@@ -66,7 +66,9 @@ describe('start times', () => {
       // taken as the request went out: before its arrival, and close to it (one stamp for
       // the whole fire would be ~2 s before the last arrivals; the bound leaves room for a
       // busy machine)
-      expect(started).toBeLessThanOrEqual(got + 5);
+      // (the node's clock is corrected by its measured offset to PostgreSQL's, within
+      // half a heartbeat's round trip: a few ms either way on a busy machine)
+      expect(started).toBeLessThanOrEqual(got + 50);
       expect(got - started).toBeLessThan(1000);
     }
     // not one stamp for the whole fire
