@@ -2,7 +2,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { injectJson, startTestApp, type TestApp } from '../support/app.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -15,15 +15,7 @@ afterAll(async () => {
 const inFuture = (ms = 3_600_000) => new Date(Date.now() + ms).toISOString();
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-async function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await t.app.http.inject({
-    method: method as 'GET',
-    url,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    payload: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.statusCode, body: (res.body ? res.json() : null) as Json, headers: res.headers };
-}
+const call = (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => injectJson(t, method, url, body, headers);
 
 const count = async (where = 'true') => {
   const [row] = await t.app.sql.unsafe(`select count(*)::int as n from tasks where ${where}`);

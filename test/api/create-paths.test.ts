@@ -2,7 +2,7 @@
 // request keeps its own answer (replay, key in use, refusal) and every field its value.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskInsertQueue, type TaskInsert } from '../../src/server/store/tasks.js';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { injectJson, startTestApp, type TestApp } from '../support/app.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -15,15 +15,7 @@ afterAll(async () => {
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 const later = (ms: number) => new Date(Date.UTC(2031, 0, 1) + ms).toISOString();
 
-async function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await t.app.http.inject({
-    method: method as 'GET',
-    url,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    payload: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.statusCode, body: (res.body ? res.json() : null) as Json, headers: res.headers };
-}
+const call = (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => injectJson(t, method, url, body, headers);
 
 describe('concurrent single creates', () => {
   it('share statements, and each gets its own answer: created, replayed, key in use', async () => {

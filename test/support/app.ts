@@ -49,3 +49,15 @@ export async function startTestApp(
     },
   };
 }
+
+/** A JSON request to an in-process node, without a socket: status, parsed body, headers. */
+export async function injectJson(t: TestApp, method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await t.app.http.inject({
+    method: method as 'GET',
+    url,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    payload: body === undefined ? undefined : JSON.stringify(body),
+  });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return { status: res.statusCode, body: (res.body ? res.json() : null) as any, headers: res.headers };
+}
