@@ -119,6 +119,9 @@ function attemptsOf(deliveries: readonly Delivery[]): number {
   return n;
 }
 
+/** runs of one fire queued for sending at once, and then in each turn of the event loop */
+const ADMIT_AT_ONCE = 512;
+const ADMIT_TURN = 1000;
 /** how long one turn of preparing held runs may hold the event loop */
 const PREPARE_SLICE_MS = 3;
 /** seconds from its instant's that a held run is signed for ahead: a burst going out within them pays no signing */
@@ -195,6 +198,10 @@ export class WebhookDeliverer implements Service {
   private readonly toMark: Chain[] = [];
   private marked = 0;
   private readonly toPrepare: ClaimedRun[] = [];
+  /** runs handed over by a large fire, not yet queued for sending (see deliver) */
+  private readonly incoming: { run: ClaimedRun; late: boolean; lateReason: string | null }[] = [];
+  private admitTimer?: NodeJS.Immediate;
+  private admittedNow = 0;
   private prepareTimer?: NodeJS.Immediate;
   /** requests made ahead for held runs, by run (a run handed back or dropped leaves with its entry) */
   private readonly prepared = new WeakMap<ClaimedRun, Prepared>();
@@ -263,6 +270,7 @@ export class WebhookDeliverer implements Service {
   }
 
   private async refresh(taskId: string) {
+    this.admitAll();
     if (![...this.chains.values()].some((c) => c.run.taskId === taskId && !c.deliveries.length)) return;
     try {
       const fresh = await taskDeliveryGet(this.sql, taskId);
@@ -274,7 +282,7 @@ export class WebhookDeliverer implements Service {
 
   /** Webhook runs this node is working on (queued, sending or waiting to retry). */
   get active(): number {
-    return this.chains.size;
+    return this.chains.size + this.incoming.length;
   }
 
   /**
@@ -291,15 +299,46 @@ export class WebhookDeliverer implements Service {
 
   /** Attempts waiting for a connection slot (the node is busy sending). */
   get waiting(): number {
-    return this.dispatcher.queued;
+    return this.dispatcher.queued + this.incoming.length;
   }
 
   snapshot(): OriginSnapshot[] {
     return this.dispatcher.snapshot();
   }
 
-  /** Called by the executor at the run's instant; returns at once. */
+  /**
+   * Called by the executor at the run's instant; returns at once. The first ADMIT_AT_ONCE
+   * runs of a large fire are queued for sending at once; the rest in turns of ADMIT_TURN,
+   * so the answers of the first requests (and the next sends) are not held up while the
+   * fire's last runs are queued. Notices and stop() admit everything first.
+   */
   deliver(run: ClaimedRun, late: boolean, lateReason: string | null): void {
+    if (!this.incoming.length && this.admittedNow < ADMIT_AT_ONCE) {
+      // the count is of this turn of the event loop: reset once the caller's loop is done
+      if (this.admittedNow++ === 0) queueMicrotask(() => (this.admittedNow = 0));
+      return this.admit(run, late, lateReason);
+    }
+    this.incoming.push({ run, late, lateReason });
+    this.admitTimer ??= setImmediate(() => this.admitSome());
+  }
+
+  private admitSome() {
+    this.admitTimer = undefined;
+    const turn = this.incoming.splice(0, ADMIT_TURN);
+    for (const i of turn) this.admit(i.run, i.late, i.lateReason);
+    if (this.incoming.length) this.admitTimer = setImmediate(() => this.admitSome());
+  }
+
+  private admitAll() {
+    if (this.admitTimer) clearImmediate(this.admitTimer);
+    this.admitTimer = undefined;
+    while (this.incoming.length) {
+      const turn = this.incoming.splice(0, ADMIT_TURN);
+      for (const i of turn) this.admit(i.run, i.late, i.lateReason);
+    }
+  }
+
+  private admit(run: ClaimedRun, late: boolean, lateReason: string | null): void {
     if (this.chains.has(run.id)) return;
     if (!this.running) return this.settings.inFlight?.close(run.id);
     const action = run.action as WebhookAction;
@@ -386,6 +425,7 @@ export class WebhookDeliverer implements Service {
    * whose request went out finish; their result is fenced.
    */
   forgetTask(taskId: string, manualToo = false): number {
+    this.admitAll();
     let n = 0;
     for (const c of [...this.chains.values()]) {
       if (c.run.taskId !== taskId || c.started || (!manualToo && c.run.trigger !== 'schedule')) continue;
@@ -396,6 +436,7 @@ export class WebhookDeliverer implements Service {
 
   /** A task was edited and its held occurrences kept: runs not yet sent go out as it is now. */
   taskEdited(taskId: string, now: TaskDelivery): void {
+    this.admitAll();
     for (const c of this.chains.values()) {
       if (c.run.taskId !== taskId || c.deliveries.length || c.run.retryOf) continue;
       Object.assign(c.run, now);
@@ -660,6 +701,7 @@ export class WebhookDeliverer implements Service {
    */
   async stop(graceMs = 3000): Promise<void> {
     if (!this.running) return;
+    this.admitAll();
     this.running = false;
     this.unsubscribe?.();
     clearInterval(this.snapshotTimer);

@@ -454,7 +454,11 @@ export async function sendWebhook(req: OutgoingRequest, opts: SendOptions, trans
   let headers = flatHeaders(req.headers);
   let onSent = opts.onSent;
   try {
-    target = req.target ?? targetOf(req.url);
+    try {
+      target = req.target ?? targetOf(req.url);
+    } catch {
+      throw new AttemptError(`invalid URL ${JSON.stringify(req.url.slice(0, 200))}`, false);
+    }
     for (let hops = 0; ; hops++) {
       if (attempt.stopped || opts.signal?.aborted) throw STOPPED;
       if (target.protocol !== 'http:' && target.protocol !== 'https:') {
