@@ -10,7 +10,7 @@ const MAX_CONCURRENT = 3;
 const RETRY_MS = 500;
 const FLUSH_MS = 25;
 /** while `holdWhile` says so, results wait up to this long (the oldest queued) before being written */
-const MAX_HOLD_MS = 2000;
+const MAX_HOLD_MS = 5000;
 const HOLD_CHECK_MS = 50;
 
 export interface RecorderDeps {
