@@ -273,7 +273,9 @@ async function patroniDatabase(dir: string, members: number) {
   chownSync(pdir, uid, gid);
   const procs: ChildProcess[] = [];
   const start = (name: string, cmd: string, argv: string[], asPostgres: boolean) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...(asPostgres ? { uid, gid } : {}), env: { ...process.env, HOME: pdir } });
+    // cwd: a checkout under a folder only root can enter (a home folder is 0700) is no
+    // working directory for the postgres user: Patroni fails on it after initdb
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: pdir, ...(asPostgres ? { uid, gid } : {}), env: { ...process.env, HOME: pdir } });
     const out = createWriteStream(join(dir, `${name}.log`));
     // both streams into one file: end it when the process is gone, not when the first
     // stream ends (the other may still write: a write after end throws)
