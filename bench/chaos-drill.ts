@@ -557,6 +557,8 @@ interface DrillResult {
   /** a sentence about the conditions of the run, shown under its table */
   note?: string;
   duplicateDeliveries: number;
+  /** of those, on runs never taken over (attempt 1): a delivery retried after its request had arrived */
+  duplicatesWithinRun?: number;
   duplicateKeys: number;
   rescued: number;
   lagBeforeFault: number;
@@ -735,6 +737,7 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
       if (list) list.push(r);
       else byOcc.set(k, [r]);
     }
+    let dupWithinRun = 0;
     let due = 0, executed = 0, skipped = 0, missing = 0, twice = 0, webhooksDue = 0, notDelivered = 0, succeededUndelivered = 0, dupDeliveries = 0, dupKeys = 0;
     let dueInGap = 0, firedInGap = 0, gapLagMax = -Infinity, lagPreFault = -Infinity, rescued = 0;
     const missingSample: string[] = [];
@@ -783,6 +786,8 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
             if (d.count > 1) {
               dupKeys++;
               dupDeliveries += d.count - 1;
+              // on a run never taken over: a delivery retried although its request had arrived
+              if ((ok?.attempt ?? 1) <= 1) dupWithinRun += d.count - 1;
             }
           } else {
             notDelivered++;
@@ -847,13 +852,13 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
       ackedLate: { n: ackedLate, lagMax: ackedLateLagMax },
       lagPreFault, dueInGap, firedInGap, gapLagMax,
       acked, ackedFound, unackedFound, writer: w.stats(),
-      webhooksDue, webhooksNotDelivered: notDelivered, webhooksSucceededUndelivered: succeededUndelivered, duplicateDeliveries: dupDeliveries, duplicateKeys: dupKeys, rescued, byNode, lagBeforeFault, timeline, byKind,
+      webhooksDue, webhooksNotDelivered: notDelivered, webhooksSucceededUndelivered: succeededUndelivered, duplicateDeliveries: dupDeliveries, duplicatesWithinRun: dupWithinRun, duplicateKeys: dupKeys, rescued, byNode, lagBeforeFault, timeline, byKind,
       load: { mean: loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length), max: Math.max(...loads) },
       peakRssMb, crashes, pass: failures.length === 0, failures,
     };
     log(`${fault} at ${rate}/s: ${r.pass ? 'PASS' : `FAIL (${failures.join('; ')})`}`);
     log(`  due ${due}, executed ${executed}, skipped ${skipped}, missing ${missing}, twice ${twice}; lag p50 ${fmt(r.lag.p50)} p99 ${fmt(r.lag.p99)} max ${fmt(r.lag.max)} (${worst.what})`);
-    log(`  gap ${fmt(r.gap.ms)}: due in it ${dueInGap}, fired in it ${firedInGap}, worst lag of those ${fmt(gapLagMax)}; acked ${ackedFound}/${acked} found (+${unackedFound} unanswered but committed, worst lag ${fmt(unackedLagMax)}; ${ackedLate} acknowledged after their time, worst lag ${fmt(ackedLateLagMax)}); receiver duplicates ${dupDeliveries} over ${dupKeys} keys; taken over ${rescued}; load average mean ${r.load.mean.toFixed(1)} max ${r.load.max.toFixed(1)} on ${cpus().length} cores; executions by node ${JSON.stringify(byNode)}; peak RSS ${peakRssMb.toFixed(0)} MB`);
+    log(`  gap ${fmt(r.gap.ms)}: due in it ${dueInGap}, fired in it ${firedInGap}, worst lag of those ${fmt(gapLagMax)}; acked ${ackedFound}/${acked} found (+${unackedFound} unanswered but committed, worst lag ${fmt(unackedLagMax)}; ${ackedLate} acknowledged after their time, worst lag ${fmt(ackedLateLagMax)}); receiver duplicates ${dupDeliveries} over ${dupKeys} keys (${dupWithinRun} on runs never taken over); taken over ${rescued}; load average mean ${r.load.mean.toFixed(1)} max ${r.load.max.toFixed(1)} on ${cpus().length} cores; executions by node ${JSON.stringify(byNode)}; peak RSS ${peakRssMb.toFixed(0)} MB`);
     log(`  log tasks: worst lag ${fmt(byKind.log.max)}, fired in the gap ${byKind.log.firedInGap} of ${byKind.log.dueInGap}; webhooks: worst lag ${fmt(byKind.webhook.max)}, fired in the gap ${byKind.webhook.firedInGap} of ${byKind.webhook.dueInGap}`);
     log(`  worst lag of occurrences due before the fault ${fmt(lagBeforeFault)}; by due time (5 s buckets, gap at +${(r.gap.from / 1000).toFixed(0)}–${(r.gap.to / 1000).toFixed(0)} s): ${timeline.map((b) => `+${b.fromS} ${fmt(b.max)}`).join(', ')}`);
     for (const m of missingSample) log(`  missing ${m}`);
@@ -891,7 +896,7 @@ function section(results: DrillResult[], o: DrillOptions, cmd: string): string {
     ...rows,
     '',
     ...results.filter((r) => r.byKind).map((r) => `- ${r.fault} at ${r.rate}/s: log tasks worst lag ${fmt(r.byKind!.log.max)}, ${r.byKind!.log.firedInGap} of ${r.byKind!.log.dueInGap} due in the gap fired inside it; webhooks worst lag ${fmt(r.byKind!.webhook.max)}, ${r.byKind!.webhook.firedInGap} of ${r.byKind!.webhook.dueInGap}.`),
-    ...results.filter((r) => r.duplicateDeliveries).map((r) => `- ${r.fault} at ${r.rate}/s: ${r.duplicateDeliveries} duplicate deliveries over ${r.duplicateKeys} idempotency keys (the same occurrence delivered again after its run was taken over; one run in the ledger).`),
+    ...results.filter((r) => r.duplicateDeliveries).map((r) => `- ${r.fault} at ${r.rate}/s: ${r.duplicateDeliveries} duplicate deliveries over ${r.duplicateKeys} idempotency keys, one run in the ledger each: ${r.duplicateDeliveries - (r.duplicatesWithinRun ?? 0)} after the run was taken over, ${r.duplicatesWithinRun ?? 0} on runs never taken over (a delivery retried although its request had arrived).`),
     ...results.filter((r) => r.ackedLate?.n).map((r) => `- ${r.fault} at ${r.rate}/s: ${r.ackedLate!.n} tasks were acknowledged only after their own time (their create waited out the outage); worst lag ${fmt(r.ackedLate!.lagMax)} from that time, not in the "worst lag" column.`),
     ...results.filter((r) => r.unackedFound).map((r) => `- ${r.fault} at ${r.rate}/s: ${r.unackedFound} tasks whose create request got no answer were committed anyway; their occurrences were audited too${r.unackedLagMax !== undefined && Number.isFinite(r.unackedLagMax) ? ` (none lost, none twice; worst lag ${fmt(r.unackedLagMax)}, not in the "worst lag" column, which covers acknowledged tasks: the bound is for tasks that existed before the fault)` : ''}.`),
     ...(results.some((r) => r.timeline) ? [
