@@ -2,6 +2,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tasksDeleteByKeyPrefix } from '../../src/server/store/tasks.js';
 import { injectJson, startTestApp, type TestApp } from '../support/app.js';
 
 let t: TestApp;
@@ -227,6 +228,31 @@ describe('by prefix', () => {
     expect(runs.body.items.map((r: Json) => r.taskKey)).toEqual(['user-42/7']);
   });
 
+
+  it('cancels in parallel small batches and still takes a row another transaction holds locked', async () => {
+    const tasks = Array.from({ length: 53 }, (_, i) => ({ name: `l${i}`, key: `locked-user/${i}`, schedule: { type: 'once', at: inFuture() } }));
+    await call('POST', '/api/tasks/batch', { tasks }, { prefer: 'return=minimal' });
+    // another transaction (an edit, a claim) holds one of them while the cancel runs: the
+    // parallel passes skip it, the last pass waits for it
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const holder = t.app.sql.begin(async (tx) => {
+      await tx`select id from tasks where key = 'locked-user/17' for update`;
+      locked();
+      await held;
+    });
+    await isLocked;
+    const cancel = tasksDeleteByKeyPrefix(t.app.sql, 'locked-user/', { batch: 5, parallel: 3 });
+    await new Promise((r) => setTimeout(r, 300));
+    // everything but the locked row is gone while it is held
+    expect(await count(`key like 'locked-user/%' and state <> 'deleted'`)).toBe(1);
+    release();
+    await holder;
+    expect(await cancel).toBe(53);
+    expect(await count(`key like 'locked-user/%' and state <> 'deleted'`)).toBe(0);
+  });
   it('refuses an empty prefix, and a delete without one', async () => {
     expect((await call('DELETE', '/api/tasks?keyPrefix=')).body.error.details.field).toBe('keyPrefix');
     expect((await call('DELETE', '/api/tasks')).status).toBe(400);

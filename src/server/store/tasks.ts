@@ -393,23 +393,28 @@ export async function taskDelete(sql: Sql, id: string, purge = false): Promise<b
  * Claimed, unfired occurrences are cancelled in the same transaction as their task,
  * and the nodes holding them are told: a notice per task that had occurrences in hand,
  * none for the others.
+ *
+ * PostgreSQL does the work, one backend per transaction, while the node waits: two
+ * transactions run at once (SKIP LOCKED keeps them off each other's rows), so a large
+ * cancel uses both cores of a small machine (100,000 in 7.8 s one at a time, bench:bulk).
+ * Rows another transaction had locked were skipped: a last pass without SKIP LOCKED
+ * waits for them, so nothing under the prefix survives.
  */
 export async function tasksDeleteByKeyPrefix(
   sql: Sql,
   prefix: string,
-  opts: { purge?: boolean; batch?: number } = {},
+  opts: { purge?: boolean; batch?: number; parallel?: number } = {},
 ): Promise<number> {
-  const batch = opts.batch ?? 20_000;
-  let total = 0;
-  for (;;) {
-    const n = await sql.begin(async (tx) => {
+  const batch = opts.batch ?? 10_000;
+  const pass = (skipLocked: boolean) =>
+    sql.begin(async (tx) => {
       const deleted = await tx<{ id: string }[]>`
         update tasks t set state = 'deleted', next_run_at = null, deleted_at = now(),
                            updated_at = now(), version = version + 1, idempotency_key = null
                            ${opts.purge ? tx`, payload = null, action = action - 'body' - 'headers'` : tx``}
         where t.id in (
           select t.id from tasks t where t.state <> 'deleted' and ${liveKeyIn(tx, prefix)}
-          limit ${batch} for update)
+          limit ${batch} for update ${skipLocked ? tx`skip locked` : tx``})
         returning t.id`;
       if (!deleted.length) return 0;
       const ids = deleted.map((r) => r.id);
@@ -423,9 +428,17 @@ export async function tasksDeleteByKeyPrefix(
       await Promise.all(heldIds.map((id) => notify(tx, { t: 'task', id, change: 'deleted', cancelled: true })));
       return deleted.length;
     });
-    total += n;
-    if (n < batch) return total;
-  }
+  const drain = async (skipLocked: boolean) => {
+    let n = 0;
+    for (;;) {
+      const k = await pass(skipLocked);
+      n += k;
+      if (k < batch) return n;
+    }
+  };
+  const parallel = Array.from({ length: opts.parallel ?? 2 }, () => drain(true));
+  const counts = await Promise.all(parallel);
+  return counts.reduce((a, b) => a + b, 0) + (await drain(false));
 }
 
 export async function taskCountsByState(sql: Sql): Promise<Record<string, number>> {
