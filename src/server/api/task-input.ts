@@ -108,7 +108,10 @@ function scheduleError(err: unknown): never {
 
 export function checkPayload(payload: unknown): unknown {
   const value = payload === undefined ? null : payload;
-  const bytes = Buffer.byteLength(JSON.stringify(value));
+  const text = JSON.stringify(value);
+  // a UTF-16 unit is at most 3 bytes of UTF-8: only a text near the limit is measured
+  if (text.length * 3 <= LIMITS.payloadMaxBytes) return value;
+  const bytes = Buffer.byteLength(text);
   if (bytes > LIMITS.payloadMaxBytes) {
     throw fieldError('PAYLOAD_TOO_LARGE', 'payload', `payload is ${bytes} bytes serialized; the limit is ${LIMITS.payloadMaxBytes}`, {
       limit: LIMITS.payloadMaxBytes,

@@ -7,7 +7,7 @@ import {
 import { ApiError } from '../errors.js';
 import {
   PutRejected, type ClaimNew, taskBatchAnswer, taskBatchClaim, taskCount, taskDelete, taskGet, taskGetByKey, taskInsert, taskList,
-  tasksDeleteByKeyPrefix, tasksGetByIds, tasksPut, taskUpdate, TaskInsertQueue, withKeyRaceRetry, type TaskChange, type TaskInsert, type TaskRow, type TaskWithLastRun,
+  tasksDeleteByKeyPrefix, tasksGetByIds, tasksPut, taskUpdate, TaskInsertQueue, withKeyRaceRetry, type TaskChange, type TaskInsert, type TaskRow, type TaskWithLastRun, type PutResult,
 } from '../store/tasks.js';
 import { runInsertManual, type ClaimedRun } from '../store/runs.js';
 import type { Tx } from '../store/db.js';
@@ -126,6 +126,20 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
   );
 
   /**
+   * The minimal answer written as text: `{"items":[{"id","key","outcome"}, …]}`. A batch
+   * answer of 1,000 objects and their JSON.stringify cost a bulk load ~4 % of the node's CPU.
+   */
+  const minimalText = (results: PutResult[], rows: TaskInsert[]) => {
+    let s = '{"items":[';
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i]!;
+      const key = rows[i]!.key;
+      s += `${i ? ',' : ''}{"id":"${r.id}","key":${key === null ? 'null' : JSON.stringify(key)},"outcome":"${r.outcome}"}`;
+    }
+    return s + ']}';
+  };
+
+  /**
    * Validates every item (all of them: the answer names each bad one), then stores
    * them in one transaction. Keyed items are upserts.
    */
@@ -220,6 +234,7 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
             if (first) return { replay: true as const, ...first };
           }
           const { results } = await put(rows, explicitPast, now, tx, claims);
+          if (minimal && !idem) return { replay: false as const, status: 201, response: minimalText(results, rows), requestHash: hash };
           let items: unknown[];
           if (minimal) items = results.map((r, i) => ({ id: r.id, key: rows[i]!.key, outcome: r.outcome }));
           else {
@@ -238,7 +253,8 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
         reply.header('idempotent-replayed', 'true');
       }
       // 1,000 items: plain JSON.stringify beats the schema serializer's anyOf per item
-      return reply.code(answer.status).type('application/json').serializer(JSON.stringify).send(answer.response);
+      const body = typeof answer.response === 'string' ? answer.response : JSON.stringify(answer.response);
+      return reply.code(answer.status).type('application/json').serializer((x) => x as string).send(body);
     },
   );
 
