@@ -10,6 +10,7 @@
 // Options: --n=1000000 --in-flight=4 --single-sec=10 --systems=sundial,graphile,pgboss,bullmq
 //          --cpu-prof=DIR (the Sundial node writes a V8 CPU profile there)
 //          --pg-stats (pg_stat_statements: the statements that took the most time, per system)
+//          --waits (what PostgreSQL's backends waited on during the load, sampled every 10 ms)
 //          --sundial-roots=DIR,DIR (Sundial from each of these checkouts' dist/, e.g. main's
 //            beside this branch: system ids sundial@0, sundial@1, ...; default this checkout)
 //          --rounds=R (the list of systems R times over, alternating; medians at the end)
@@ -38,6 +39,7 @@ const SYSTEMS = (arg('systems') ?? 'sundial,graphile,pgboss,bullmq')
   .flatMap((id) => (id === 'sundial' ? SUNDIAL_ROOTS.map((_, k) => `sundial@${k}`) : [id]));
 const CPU_PROF = arg('cpu-prof');
 const PG_STATS = args.includes('--pg-stats');
+const WAITS = args.includes('--waits');
 // dropping a benchmark database ends the idle connections of the peer's pool it left behind
 process.on('uncaughtException', (err: Error & { code?: string }) => {
   if (err.code === '57P01') return;
@@ -333,6 +335,36 @@ async function cpuOf(s: Subject, run: () => Promise<number>): Promise<{ n: numbe
     },
   };
 }
+/** The share of the machine's CPU time spent idle since `from` (/proc/stat), or the counters now. */
+function machineIdle(): { idle: number; total: number };
+function machineIdle(from: { idle: number; total: number }): number;
+function machineIdle(from?: { idle: number; total: number }) {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const now = { idle: f[3]! + f[4]!, total: f.reduce((a, b) => a + b, 0) };
+  return from ? (now.idle - from.idle) / Math.max(1, now.total - from.total) : now;
+}
+
+/** Samples the benchmark database's backends every 10 ms; the answer tallies their states. */
+function sampleWaits() {
+  const tally = new Map<string, number>();
+  let samples = 0;
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      const rows = await sqlAdmin<{ w: string }[]>`
+        select coalesce(wait_event_type || ':' || wait_event, case when state = 'active' then 'running' else state end) as w
+        from pg_stat_activity where datname = 'bench' and backend_type = 'client backend' and pid <> pg_backend_pid()`;
+      for (const r of rows) tally.set(r.w, (tally.get(r.w) ?? 0) + 1);
+      samples += rows.length;
+      await sleep(10);
+    }
+  })();
+  return async () => {
+    on = false;
+    await loop;
+    return [...tally].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([w, n]) => `${w} ${((n / Math.max(1, samples)) * 100).toFixed(0)} %`).join(', ');
+  };
+}
 const fmtCpu = (c: Cpu) => `${c.server === null ? '' : `server ${c.server.toFixed(0)} ms, `}PostgreSQL ${c.pg.toFixed(0)} ms, client ${c.client.toFixed(0)} ms`;
 const rows: Row[] = [];
 log(`bulk benchmark: N=${N.toLocaleString('en-US')}, ${IN_FLIGHT} bulk calls in flight, single creates ${SINGLE_IN_FLIGHT} in flight for ${SINGLE_SEC} s; ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}`);
@@ -345,6 +377,8 @@ for (const id of Array.from({ length: ROUNDS }, () => SYSTEMS).flat()) {
     const chunks = Math.ceil(N / s.chunk);
     let done = 0;
     const t = performance.now();
+    const idle0 = machineIdle();
+    const waits = WAITS ? sampleWaits() : undefined;
     const { cpu: loadCpu } = await cpuOf(s, async () => {
       await pool(chunks, IN_FLIGHT, async (c) => {
         await s.bulk(c * s.chunk, Math.min(N, (c + 1) * s.chunk));
@@ -354,7 +388,9 @@ for (const id of Array.from({ length: ROUNDS }, () => SYSTEMS).flat()) {
       return N;
     });
     const loadS = (performance.now() - t) / 1000;
-    log(`${s.name} ${s.call}: ${N.toLocaleString('en-US')} in ${loadS.toFixed(1)} s = ${Math.round(N / loadS).toLocaleString('en-US')}/s; CPU per 1,000: ${fmtCpu(loadCpu)}`);
+    const idle = machineIdle(idle0);
+    log(`${s.name} ${s.call}: ${N.toLocaleString('en-US')} in ${loadS.toFixed(1)} s = ${Math.round(N / loadS).toLocaleString('en-US')}/s; CPU per 1,000: ${fmtCpu(loadCpu)}; the cores were ${(idle * 100).toFixed(0)} % idle`);
+    if (waits) log(`  PostgreSQL backends during the load (share of samples): ${await waits()}`);
     await topStatements(`${s.name} load`);
     let cancel: Row['cancel'];
     if (s.cancel) {

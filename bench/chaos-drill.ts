@@ -537,6 +537,8 @@ interface DrillResult {
   missing: number;
   twice: number;
   missingSample: string[];
+  /** up to 5 deliveries the receiver saw twice on runs never taken over, with the run's attempts */
+  duplicateSample?: string[];
   lag: { n: number; p50: number; p99: number; max: number; worstWhat: string };
   lagPreFault: number;
   dueInGap: number;
@@ -703,8 +705,8 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
     }
     clearInterval(supervisor);
     supervisor = undefined;
-    const runs = await sql<{ taskId: string; scheduledFor: Date; status: string; attempt: number; nodeId: string | null; startedAt: Date | null; claimedAt: Date | null }[]>`
-      select task_id as "taskId", scheduled_for as "scheduledFor", status, attempt, node_id as "nodeId", started_at as "startedAt", claimed_at as "claimedAt"
+    const runs = await sql<{ taskId: string; scheduledFor: Date; status: string; attempt: number; nodeId: string | null; startedAt: Date | null; claimedAt: Date | null; deliveries: { n: number; startedAt: string; durationMs: number; nodeId: string; statusCode?: number; error?: string; deferred?: boolean }[] | null }[]>`
+      select task_id as "taskId", scheduled_for as "scheduledFor", status, attempt, node_id as "nodeId", started_at as "startedAt", claimed_at as "claimedAt", deliveries
       from runs where trigger = 'schedule'`;
     const ackNames = new Set(w.attempted.map((a) => a.name));
     const taskRows = await sql<{ id: string; name: string; nextRunAt: Date | null }[]>`select id, name, next_run_at as "nextRunAt" from tasks`;
@@ -738,6 +740,7 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
       else byOcc.set(k, [r]);
     }
     let dupWithinRun = 0;
+    const dupSample: string[] = [];
     let due = 0, executed = 0, skipped = 0, missing = 0, twice = 0, webhooksDue = 0, notDelivered = 0, succeededUndelivered = 0, dupDeliveries = 0, dupKeys = 0;
     let dueInGap = 0, firedInGap = 0, gapLagMax = -Infinity, lagPreFault = -Infinity, rescued = 0;
     const missingSample: string[] = [];
@@ -787,7 +790,14 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
               dupKeys++;
               dupDeliveries += d.count - 1;
               // on a run never taken over: a delivery retried although its request had arrived
-              if ((ok?.attempt ?? 1) <= 1) dupWithinRun += d.count - 1;
+              if ((ok?.attempt ?? 1) <= 1) {
+                dupWithinRun += d.count - 1;
+                // what the run's own record says about its attempts: why it sent again
+                if (dupSample.length < 5) {
+                  const attempts = (ok?.deliveries ?? []).map((a) => `#${a.n} ${a.startedAt.slice(11, 23)} ${a.durationMs} ms ${a.statusCode ?? a.error ?? (a.deferred ? 'deferred' : '?')}`);
+                  dupSample.push(`${taskId}@${new Date(t).toISOString()} received ${d.count}×, attempts: ${attempts.join('; ') || 'none recorded'}`);
+                }
+              }
             }
           } else {
             notDelivered++;
@@ -846,7 +856,7 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
     const r: DrillResult = {
       fault, rate, commit: gitCommit(), database: db.describe, at: new Date().toISOString(), windowS: o.windowS, tasks: ex.times.size, detail,
       gap: { from: gapFrom - from, to: gapTo - from, ms: gapTo - gapFrom },
-      due, executed, skipped, missing, twice, missingSample,
+      due, executed, skipped, missing, twice, missingSample, duplicateSample: dupSample,
       lag: { n: lags.length, p50: pct(lags, 0.5), p99: pct(lags, 0.99), max: Number.isFinite(ackedLagMax) ? ackedLagMax : NaN, worstWhat: worst.what },
       unackedLagMax,
       ackedLate: { n: ackedLate, lagMax: ackedLateLagMax },
@@ -862,6 +872,7 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
     log(`  log tasks: worst lag ${fmt(byKind.log.max)}, fired in the gap ${byKind.log.firedInGap} of ${byKind.log.dueInGap}; webhooks: worst lag ${fmt(byKind.webhook.max)}, fired in the gap ${byKind.webhook.firedInGap} of ${byKind.webhook.dueInGap}`);
     log(`  worst lag of occurrences due before the fault ${fmt(lagBeforeFault)}; by due time (5 s buckets, gap at +${(r.gap.from / 1000).toFixed(0)}–${(r.gap.to / 1000).toFixed(0)} s): ${timeline.map((b) => `+${b.fromS} ${fmt(b.max)}`).join(', ')}`);
     for (const m of missingSample) log(`  missing ${m}`);
+    for (const m of dupSample) log(`  twice at the receiver ${m}`);
     for (const l of lateSample.sort((a, b) => b.lag - a.lag).slice(0, 12)) log(`  late ${l.what}`);
     for (const c of crashes) log(`  CRASH ${c}`);
     return r;
