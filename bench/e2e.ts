@@ -11,6 +11,11 @@
 //   hung    Sundial only: pairs of (burst) and (burst + H tasks aimed at a receiver that
 //           accepts and never answers), interleaved, --pairs=p (default 5)
 //   steady  R a second for S seconds
+//   import  Sundial only: pairs of (steady) and (steady while --import-n tasks, default
+//           1,000,000, are loaded through the batch API, webhooks due spread over the next
+//           hour), interleaved, --import-pairs=p (default 2). Reports the steady stream's
+//           p99 beside the run without the import, the imported tasks that fell due in the
+//           window (while loading and after), and the node's peak RSS
 // Options: --systems=sundial,graphile-tuned,pgboss-tuned,bullmq-tuned, --cpu-prof
 // (Sundial's node process writes a V8 CPU profile to bench/results/profiles/),
 // --heap-snapshot (a heap snapshot there just before T; writing it stalls that run).
@@ -71,7 +76,30 @@ export interface E2EResults {
   burst?: E2ERow[];
   hung?: { pairs: { without: E2ERow; with: E2ERow }[] };
   steady?: E2ERow[];
+  import?: { pairs: { without: ImportRow; with: ImportRow }[] };
   profile?: string;
+}
+
+/** One steady run, with or without a bulk import through the batch API beside it. */
+export interface ImportRow {
+  steady: { n: number; received: number; dups: number; lag: LagStats | null };
+  imported?: {
+    n: number;
+    loadS: number;
+    /** imported tasks due inside the window, fired while the import was still loading */
+    whileLoading: { due: number; received: number; lag: LagStats | null };
+    /** and those due after it had finished */
+    after: { due: number; received: number; lag: LagStats | null };
+    dups: number;
+    /** the node's highest VmRSS from 2 s after the import finished to the window's end */
+    rssAfterMb: number;
+  };
+  peakRssMb: number;
+  /** the highest heap used and heap total seen (sampled each second) */
+  heapPeakMb: { usedMb: number; totalMb: number };
+  cpuS: number;
+  pgCpuS: number;
+  loadAvg: number;
 }
 
 class Receiver {
@@ -118,7 +146,7 @@ class Receiver {
 export async function runE2E(ctx: E2EContext): Promise<void> {
   const { env, log, args } = ctx;
   const arg = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-  const only = arg('e2e-only')?.split(',') ?? ['burst', 'hung', 'steady'];
+  const only = arg('e2e-only')?.split(',') ?? ['burst', 'hung', 'steady', 'import'];
   const systems = arg('systems')?.split(',') ?? ['sundial', 'graphile-tuned', 'pgboss-tuned', 'bullmq-tuned'];
   const repeat = Math.max(1, Number(arg('repeat') ?? 1));
   const pairs = Math.max(1, Number(arg('pairs') ?? 5));
@@ -130,6 +158,8 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     hungN: Number(arg('hung-n') ?? 1000),
     steadyRate: Number(arg('rate') ?? 1000),
     steadySec: Number(arg('seconds') ?? 60),
+    importN: Number(arg('import-n') ?? 1_000_000),
+    importPairs: Math.max(1, Number(arg('import-pairs') ?? 2)),
     capMs: 30_000,
     leadMs: 12_000,
   };
@@ -256,6 +286,119 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     return row;
   }
 
+  /**
+   * A steady stream of webhooks (inserted ahead, as in `steady`), and with `load` a bulk
+   * import beside it: P.importN webhook tasks with keys, through POST /api/tasks/batch
+   * (1,000 a request, Prefer: return=minimal, 4 in flight), starting 5 s into the
+   * stream, due spread evenly over the hour after the import starts. The receiver tells
+   * the two apart by index.
+   */
+  async function measureImport(load: boolean): Promise<ImportRow> {
+    const sys = makeSystem('sundial') as Sundial;
+    const steadyN = P.steadyRate * P.steadySec;
+    const importN = load ? P.importN : 0;
+    await ctx.reset();
+    await rx.reset(steadyN + importN);
+    await sys.start();
+    const loadAvg = Math.round(loadavg()[0]! * 100) / 100;
+    const read = ctx.usageMeter(sys);
+    const T = Date.now() + P.leadMs;
+    const items: Item[] = Array.from({ length: steadyN }, (_, i) => ({ i, due: T + Math.floor((i * 1000) / P.steadyRate) }));
+    await sys.insertWebhooks(items, () => rx.okUrl);
+    const end = T + P.steadySec * 1000;
+    let imported: { from: number; dueOf: (k: number) => number; loadS: number; doneAt: number } | undefined;
+    let importing: Promise<void> | undefined;
+    if (load) {
+      const from = T + 5000;
+      const dueOf = (k: number) => from + 10_000 + Math.floor((k * 3_600_000) / importN);
+      importing = (async () => {
+        await sleep(Math.max(0, from - Date.now()));
+        const t0 = Date.now();
+        const url = `http://127.0.0.1:${sys.port}/api/tasks/batch`;
+        let next = 0;
+        const worker = async () => {
+          for (;;) {
+            const k0 = next;
+            next += 1000;
+            if (k0 >= importN) return;
+            const tasks = [];
+            for (let k = k0; k < Math.min(importN, k0 + 1000); k++) {
+              const due = dueOf(k);
+              tasks.push({ key: `import/${k}`, name: `imported ${k}`, schedule: { type: 'once', at: new Date(due).toISOString() }, action: { type: 'webhook', url: rx.okUrl, body: { i: steadyN + k, due } } });
+            }
+            const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', prefer: 'return=minimal' }, body: JSON.stringify({ tasks }) });
+            if (r.status !== 201) throw new Error(`batch ${k0}: ${r.status} ${(await r.text()).slice(0, 300)}`);
+            await r.arrayBuffer();
+          }
+        };
+        await Promise.all([worker(), worker(), worker(), worker()]);
+        imported = { from, dueOf, loadS: (Date.now() - t0) / 1000, doneAt: Date.now() };
+      })();
+    }
+    // the node's heap through the window (its /metrics), to tell live data from garbage
+    const heap = { usedMb: 0, totalMb: 0 };
+    // and its resident memory (VmRSS) each second, to read it after the import is done
+    const rssAt: [number, number][] = [];
+    const heapTimer = setInterval(() => {
+      rssAt.push([Date.now(), procUsage(sys.pid()!)?.rssMb ?? 0]);
+      void sys.heap().then((h) => {
+        if (!h) return;
+        heap.usedMb = Math.max(heap.usedMb, h.heapUsedMb);
+        heap.totalMb = Math.max(heap.totalMb, h.heapTotalMb);
+      });
+    }, 1000);
+    await sleep(Math.max(0, end + 3000 - Date.now()));
+    if (importing) await importing;
+    clearInterval(heapTimer);
+    // what fell due by the end of the window has had 3 s to arrive
+    const until = Math.min(end, Date.now() - 3000);
+    const usage = read();
+    const rep = await rx.report();
+    await sys.stop();
+    const lags = rep.lags.map((v) => (v === null ? NaN : v));
+    const steadyLags = lags.slice(0, steadyN);
+    const st = lagStats(steadyLags);
+    const row: ImportRow = {
+      steady: { n: steadyN, received: st?.n ?? 0, dups: rep.dups, lag: st },
+      peakRssMb: usage.peakRssMb,
+      heapPeakMb: heap,
+      cpuS: usage.cpuS,
+      pgCpuS: usage.pgCpuS,
+      loadAvg,
+    };
+    if (imported) {
+      const part = (pick: (due: number) => boolean) => {
+        const v: number[] = [];
+        let due = 0;
+        for (let k = 0; k < importN; k++) {
+          const d = imported!.dueOf(k);
+          if (d > until) break;
+          if (!pick(d)) continue;
+          due++;
+          v.push(lags[steadyN + k]!);
+        }
+        const l = lagStats(v);
+        return { due, received: l?.n ?? 0, lag: l };
+      };
+      row.imported = {
+        n: importN,
+        loadS: imported.loadS,
+        whileLoading: part((d) => d <= imported!.doneAt),
+        after: part((d) => d > imported!.doneAt),
+        dups: rep.dups,
+        rssAfterMb: Math.max(0, ...rssAt.filter(([at]) => at > imported!.doneAt + 2000).map(([, mb]) => mb)),
+      };
+    }
+    const f = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(0));
+    const im = row.imported;
+    log(
+      `  steady${load ? ` + import of ${importN}` : ''}: steady received ${row.steady.received}/${steadyN} p50 ${f(st?.p50)} p99 ${f(st?.p99)} max ${f(st?.max)} ms` +
+        (im ? `; imported in ${im.loadS.toFixed(1)} s; imported due in the window: while loading ${im.whileLoading.received}/${im.whileLoading.due} p99 ${f(im.whileLoading.lag?.p99)} ms, after ${im.after.received}/${im.after.due} p99 ${f(im.after.lag?.p99)} max ${f(im.after.lag?.max)} ms, rss after ≤ ${im.rssAfterMb.toFixed(0)} MB` : '') +
+        `; dups ${rep.dups}; peak rss ${row.peakRssMb.toFixed(0)} MB (heap used ≤ ${heap.usedMb} MB of ≤ ${heap.totalMb} MB), cpu ${row.cpuS.toFixed(1)} s pg ${row.pgCpuS.toFixed(1)} s, load ${loadAvg}`,
+    );
+    return row;
+  }
+
   try {
     if (only.includes('burst')) {
       log(`burst: ${P.burstN} webhooks due at one instant, ${repeat} round(s)`);
@@ -278,6 +421,16 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
       const rows: E2ERow[] = [];
       for (const id of systems) rows.push(await measure(id, 0, { n: P.steadyRate * P.steadySec, rate: P.steadyRate }).catch((err) => errorRow(id, 0, err, log)));
       results.steady = rows;
+    }
+    if (only.includes('import') && systems.includes('sundial')) {
+      log(`import: ${P.importPairs} interleaved pairs of a steady ${P.steadyRate}/s for ${P.steadySec} s, without and with ${P.importN} tasks loaded through the batch API beside it`);
+      const out: { without: ImportRow; with: ImportRow }[] = [];
+      for (let r = 0; r < P.importPairs; r++) {
+        const without = await measureImport(false);
+        const withImport = await measureImport(true);
+        out.push({ without, with: withImport });
+      }
+      results.import = { pairs: out };
     }
   } finally {
     rx.stop();
@@ -310,6 +463,7 @@ function pick(prev: E2EResults, only: string[]): Partial<E2EResults> {
     ...(only.includes('burst') ? {} : { burst: prev.burst }),
     ...(only.includes('hung') ? {} : { hung: prev.hung }),
     ...(only.includes('steady') ? {} : { steady: prev.steady }),
+    ...(only.includes('import') ? {} : { import: prev.import }),
   };
 }
 

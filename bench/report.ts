@@ -566,7 +566,7 @@ const median = (v: number[]) => {
 export function e2eSection(root: string): string[] {
   const file = join(root, 'bench', 'results', 'e2e.json');
   if (!existsSync(file)) return [];
-  const r = JSON.parse(readFileSync(file, 'utf8')) as { date: string; command: string; machine: any; params: any; burst?: E2ERowLike[]; hung?: { pairs: { without: E2ERowLike; with: E2ERowLike }[] }; steady?: E2ERowLike[] };
+  const r = JSON.parse(readFileSync(file, 'utf8')) as { date: string; command: string; machine: any; params: any; burst?: E2ERowLike[]; hung?: { pairs: { without: E2ERowLike; with: E2ERowLike }[] }; steady?: E2ERowLike[]; import?: { pairs: { without: ImportRowLike; with: ImportRowLike }[] } };
   const P = r.params;
   const md: string[] = [];
   md.push('## End to end: what a receiver saw');
@@ -652,9 +652,49 @@ export function e2eSection(root: string): string[] {
     if (s?.lag && peers.length) md.push('', `Peer ÷ Sundial p99 (≥: the peer had not delivered everything by the cap): ${peers.map((x) => `${x.name} ${x.missing ? '≥ ' : ''}${(x.lag!.p99 / Math.max(1, s.lag!.p99)).toFixed(1)}×`).join('; ')}.`);
     if (s) targets.push([`Steady ${fmtInt(P.steadyRate)}/s: receiver-observed p99 ≤ 50 ms`, fmtMs(s.lag?.p99), held(s.lag ? s.lag.p99 <= 50 && s.missing === 0 : undefined)]);
   }
+  if (r.import?.pairs.length) {
+    const pairs = r.import.pairs;
+    md.push('', `### A bulk import beside a steady stream: ${fmtInt(P.steadyRate)} webhooks a second for ${P.steadySec} s, without and with ${fmtInt(P.importN)} webhook tasks loaded through the batch API (Sundial, ${pairs.length} interleaved pairs)`, '');
+    md.push('The import starts 5 s into the stream: keyed tasks, 1,000 a request (`Prefer: return=minimal`), 4 requests in flight, each a webhook to the same receiver, due spread evenly over the hour after the import starts (~278 a second), so some fall due inside the window: while the import is still loading and after it has finished.', '');
+    md.push(table(['pair', 'steady p50 / p99 / max without', 'steady p50 / p99 / max with', 'p99 with ÷ without', 'import took', 'imported due in the window, while loading: received, p99', 'after it: received, p99, max', 'twice', 'peak RSS without / with', 'RSS after the import', 'load'], pairs.map((p, i) => {
+      const a = p.without.steady.lag, b = p.with.steady.lag, im = p.with.imported;
+      return [
+        String(i + 1),
+        `${fmtMs(a?.p50)} / ${fmtMs(a?.p99)} / ${fmtMs(a?.max)}`,
+        `${fmtMs(b?.p50)} / ${fmtMs(b?.p99)} / ${fmtMs(b?.max)}`,
+        a && b ? `${(b.p99 / Math.max(1, a.p99)).toFixed(2)}×` : '–',
+        im ? `${im.loadS.toFixed(1)} s` : '–',
+        im ? `${fmtInt(im.whileLoading.received)} / ${fmtInt(im.whileLoading.due)}, ${fmtMs(im.whileLoading.lag?.p99)}` : '–',
+        im ? `${fmtInt(im.after.received)} / ${fmtInt(im.after.due)}, ${fmtMs(im.after.lag?.p99)}, ${fmtMs(im.after.lag?.max)}` : '–',
+        `${p.without.steady.dups} / ${p.with.steady.dups}`,
+        `${p.without.peakRssMb.toFixed(0)} / ${p.with.peakRssMb.toFixed(0)} MB`,
+        im?.rssAfterMb ? `${im.rssAfterMb.toFixed(0)} MB` : '–',
+        `${p.without.loadAvg.toFixed(1)} / ${p.with.loadAvg.toFixed(1)}`,
+      ];
+    })));
+    const ok = pairs.filter((p) => p.without.steady.lag && p.with.steady.lag);
+    const steadyRatio = median(ok.map((p) => p.with.steady.lag!.p99 / Math.max(1, p.without.steady.lag!.p99)));
+    const firedRatio = median(ok.filter((p) => p.with.imported?.after.lag).map((p) => p.with.imported!.after.lag!.p99 / Math.max(1, p.without.steady.lag!.p99)));
+    const steadyP99 = median(ok.map((p) => p.with.steady.lag!.p99));
+    const lost = pairs.reduce((a, p) => a + (p.with.steady.n - p.with.steady.received) + (p.with.imported ? p.with.imported.whileLoading.due - p.with.imported.whileLoading.received + p.with.imported.after.due - p.with.imported.after.received : 0), 0);
+    const rss = Math.max(...pairs.map((p) => p.with.peakRssMb));
+    const rssAfter = Math.max(...pairs.map((p) => p.with.imported?.rssAfterMb ?? 0));
+    md.push('', `Medians of the pairs: the steady stream's p99 with the import beside it is **${steadyRatio.toFixed(2)}×** the run without (${fmtMs(steadyP99)}); the imported tasks that fell due after the import had finished fired at **${Number.isFinite(firedRatio) ? firedRatio.toFixed(2) : '–'}×** the steady p99 without it.`);
+    targets.push([`Import of ${fmtInt(P.importN)} beside a steady ${fmtInt(P.steadyRate)}/s: the stream keeps its p99 (≤ 50 ms)`, `${fmtMs(steadyP99)}, ${steadyRatio.toFixed(2)}× the run without (median of ${ok.length} pairs)`, held(ok.length ? steadyP99 <= 50 : undefined)]);
+    targets.push(['Imported tasks fire with the steady p99 within 1.5×', Number.isFinite(firedRatio) ? `${firedRatio.toFixed(2)}× (those due after the import finished)` : 'none fell due after the import', held(Number.isFinite(firedRatio) ? firedRatio <= 1.5 : undefined)]);
+    targets.push(['While they fire: node RSS < 300 MB', `${rssAfter.toFixed(0)} MB at most after the import (${rss.toFixed(0)} MB peak while it loaded, beside the steady stream)`, held(rssAfter ? rssAfter < 300 : undefined)]);
+    targets.push(['Import: nothing lost', `${lost} missing`, held(lost === 0)]);
+  }
   if (targets.length) md.push('', '### End-to-end targets', '', table(['target', 'measured (receiver-observed)', ''], targets));
   md.push('');
   return md;
+}
+
+interface ImportRowLike {
+  steady: { n: number; received: number; dups: number; lag: { p50: number; p99: number; max: number } | null };
+  imported?: { n: number; loadS: number; whileLoading: { due: number; received: number; lag: { p99: number } | null }; after: { due: number; received: number; lag: { p99: number; max: number } | null }; rssAfterMb?: number };
+  peakRssMb: number;
+  loadAvg: number;
 }
 
 const E2E_START = '<!-- e2e:start (bench/run.ts --e2e rewrites this part) -->';

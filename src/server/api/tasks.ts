@@ -73,6 +73,35 @@ function keyNotFound(key: string): ApiError {
   return new ApiError('TASK_NOT_FOUND', `no task with key ${JSON.stringify(key)}`, { field: 'key' });
 }
 
+
+/** Items validated between two turns of the event loop (see parseItems). */
+const VALIDATE_SLICE = 100;
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * At most `max` at a time; the rest wait their turn, in order. Batch writes go through
+ * one: four batch transactions at once kept four PostgreSQL backends runnable beside
+ * the node and its receivers on two cores, and a steady stream of webhooks, due on
+ * time, waited for a core (p99 8 → 124 ms during a million-task import). One
+ * PostgreSQL backend loads a batch faster than the node validates the next.
+ */
+export class Turns {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly max: number) {}
+  async run<T>(f: () => Promise<T>): Promise<T> {
+    if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
+    else this.active++;
+    try {
+      return await f();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
 export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
   const { sql, clock } = deps;
   const soon = (d: Date | null | undefined) => !!d && d.getTime() <= clock.now().getTime() + deps.lookaheadMs;
@@ -81,6 +110,8 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
   const keyedOpts = { ...inputOpts, allowPast: true };
   /** creates not due within the lookahead, coalesced into shared statements */
   const laterInserts = new TaskInsertQueue(sql);
+  // batch transactions one at a time per node (see Turns)
+  const batchWrites = new Turns(1);
   /** read-only tokens do not see webhook header values */
   const redact = (req: FastifyRequest) => ({ redact: req.principal?.scope === 'read' });
 
@@ -143,12 +174,14 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
    * Validates every item (all of them: the answer names each bad one), then stores
    * them in one transaction. Keyed items are upserts.
    */
-  const parseItems = (bodies: unknown[], now: Date) => {
+  const parseItems = async (bodies: unknown[], now: Date) => {
     const problems: { field: string; code: string; message: string }[] = [];
     const rows: TaskInsert[] = [];
     const explicitPast = new WeakSet<TaskInsert>();
     const seen = new Map<string, number>();
     for (let i = 0; i < bodies.length && problems.length < LIMITS.batchMaxErrors; i++) {
+      // a 1,000-item batch is ~5 ms of validation: let due timers run in between
+      if (i && i % VALIDATE_SLICE === 0) await yieldToLoop();
       const body = bodies[i];
       try {
         if (!checkItem(body)) throw validationToApiError(checkItem.errors!, 'body');
@@ -220,12 +253,12 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
       const now = clock.now();
       const bodies = req.body.tasks as unknown[];
       req.chargeRateLimit?.(bodies.length - 1);
-      const { rows, problems, explicitPast } = parseItems(bodies, now);
+      const { rows, problems, explicitPast } = await parseItems(bodies, now);
       if (problems.length) throw batchRejected(problems, bodies.length);
       const minimal = wantsMinimal(req.headers.prefer);
       const idem = req.headers['idempotency-key'];
       const hash = idem ? requestHash(req.body) : '';
-      const answer = await withKeyRaceRetry(() => {
+      const answer = await batchWrites.run(() => withKeyRaceRetry(() => {
         // a scope per attempt: nothing a rolled-back attempt claimed is held
         const claims = createClaimScope(deps);
         return claims.run(() => sql.begin(async (tx) => {
@@ -245,7 +278,7 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
           if (idem) await taskBatchAnswer(tx, idem, 201, response);
           return { replay: false as const, status: 201, response, requestHash: hash };
         }));
-      });
+      }));
       if (answer.replay) {
         if (answer.requestHash !== hash) {
           throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different batch', { field: 'header.idempotency-key' });
