@@ -73,6 +73,8 @@ export interface E2EResults {
   machine: Record<string, unknown>;
   params: Record<string, number>;
   engine: string;
+  /** per workload: the engine commit it ran on */
+  engines?: Record<string, string>;
   burst?: E2ERow[];
   hung?: { pairs: { without: E2ERow; with: E2ERow }[] };
   steady?: E2ERow[];
@@ -205,6 +207,12 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     params: P,
     engine: '',
     ...kept,
+    // the engine each workload ran on: a workload kept from an earlier invocation keeps its own
+    engines: Object.fromEntries(
+      ['burst', 'hung', 'steady', 'import'].flatMap((w) =>
+        only.includes(w) ? [[w, String(ctx.machine.engine ?? '?')]] : kept[w as keyof typeof kept] ? [[w, prev?.engines?.[w] ?? String(prev?.machine?.engine ?? '?')]] : [],
+      ),
+    ),
   };
 
   /** One measured run: N healthy tasks due at T (+ `hungN` aimed at the hung receiver), or a steady stream. */
