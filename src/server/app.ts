@@ -195,6 +195,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     webhookAllow: allow,
     webhookSecrets,
     createClaim: claimer,
+    firingLate: () => executor?.firedLate() ?? false,
     readiness: async () => {
       let timer: Timer | undefined;
       try {

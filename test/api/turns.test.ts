@@ -7,7 +7,7 @@ const tick = () => new Promise((r) => setTimeout(r, 5));
 describe('Turns', () => {
   it('runs at most max at a time, in arrival order, and a failure hands on its turn', async () => {
     for (const max of [1, 2]) {
-      const turns = new Turns(max);
+      const turns = new Turns(() => max);
       let running = 0;
       let most = 0;
       const started: number[] = [];
@@ -29,5 +29,25 @@ describe('Turns', () => {
       await turns.run(async () => (ran = true));
       expect(ran).toBe(true);
     }
+  });
+
+  it('reads its limit as turns start and end: a lower limit takes effect as running ones finish', async () => {
+    let max = 3;
+    const turns = new Turns(() => max);
+    let running = 0;
+    const seen: number[] = [];
+    const job = () =>
+      turns.run(async () => {
+        seen.push(++running);
+        await tick();
+        running--;
+      });
+    const first = [job(), job(), job()];
+    max = 1;
+    const later = [job(), job(), job()];
+    await Promise.all([...first, ...later]);
+    expect(seen.slice(0, 3)).toEqual([1, 2, 3]);
+    // once the limit dropped, the waiting ones ran one at a time
+    expect(seen.slice(3)).toEqual([1, 1, 1]);
   });
 });

@@ -45,6 +45,8 @@ export interface ApiDeps {
   webhookSecrets?: readonly string[];
   /** claims new tasks due soon in the creating transaction (the node's claimer); none: the claimer finds them */
   createClaim?: CreateClaim;
+  /** true while the node's timer fires late (scheduler/executor.ts firedLate): bulk writes then take turns */
+  firingLate?: () => boolean;
 }
 
 /** What the API needs of the claimer to claim new tasks in their creating transaction (scheduler/claimer.ts). */

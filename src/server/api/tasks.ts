@@ -76,28 +76,32 @@ function keyNotFound(key: string): ApiError {
 
 /** Items validated between two turns of the event loop (see parseItems). */
 const VALIDATE_SLICE = 100;
+/** Batch transactions at once while firing keeps time (a client's few requests in flight). */
+const BATCH_WRITES = 4;
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /**
- * At most `max` at a time; the rest wait their turn, in order. Batch writes go through
- * one: four batch transactions at once kept four PostgreSQL backends runnable beside
- * the node and its receivers on two cores, and a steady stream of webhooks, due on
- * time, waited for a core (p99 8 → 124 ms during a million-task import). One
- * PostgreSQL backend loads a batch faster than the node validates the next.
+ * At most `max()` at a time (read at each start and end); the rest wait their turn, in
+ * order. Batch writes go through one whose limit drops to one while the node's timer
+ * fires late: four batch transactions at once kept four PostgreSQL backends runnable
+ * beside the node and its receivers on two cores, and a steady stream of webhooks due
+ * meanwhile waited for a core (see docs/api.md, "Firing beside an import").
  */
 export class Turns {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
-  constructor(private readonly max: number) {}
+  constructor(private readonly max: () => number) {}
   async run<T>(f: () => Promise<T>): Promise<T> {
-    if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
+    if (this.active >= this.max()) await new Promise<void>((r) => this.waiting.push(r));
     else this.active++;
     try {
       return await f();
     } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
+      this.active--;
+      while (this.waiting.length && this.active < Math.max(1, this.max())) {
+        this.active++;
+        this.waiting.shift()!();
+      }
     }
   }
 }
@@ -110,8 +114,8 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
   const keyedOpts = { ...inputOpts, allowPast: true };
   /** creates not due within the lookahead, coalesced into shared statements */
   const laterInserts = new TaskInsertQueue(sql);
-  // batch transactions one at a time per node (see Turns)
-  const batchWrites = new Turns(1);
+  // batch transactions: a few at a time, one while the node fires late (see Turns)
+  const batchWrites = new Turns(() => (deps.firingLate?.() ? 1 : BATCH_WRITES));
   /** read-only tokens do not see webhook header values */
   const redact = (req: FastifyRequest) => ({ redact: req.principal?.scope === 'read' });
 

@@ -8,6 +8,9 @@ import { planFireDue, type FireDecision } from './plan.js';
 import type { InFlight, Service } from './service.js';
 import { TimerQueue } from './timer-queue.js';
 
+
+/** A fire this late after its time means the node is short of CPU (see firedLate). */
+const LATE_MS = 5;
 /** Takes webhook runs at their instant and returns at once (webhooks/deliverer.ts). */
 export interface WebhookSink {
   /** the run's start time is taken by the deliverer, when its first request is sent */
@@ -71,6 +74,8 @@ export class Executor implements Service {
   private readonly byId = new Map<string, ClaimedRun>();
   private readonly byTask = new Map<string, ClaimedRun[]>();
   private timer?: Timer;
+  /** clock time (ms) of the last fire LATE_MS or more after its time */
+  private lateAt = -Infinity;
   private timerAt = Infinity;
   private running = false;
   private unsubscribe?: () => void;
@@ -128,6 +133,15 @@ export class Executor implements Service {
     if (this.queue.size > 1024 && this.queue.size > 2 * this.byId.size) {
       this.queue.removeWhere((r) => this.byId.get(r.id) !== r);
     }
+  }
+
+  /**
+   * True when the timer has fired something LATE_MS or more after its time within the
+   * last `withinMs`: the node is short of CPU for firing, and the API's bulk writes take
+   * turns (api/tasks.ts).
+   */
+  firedLate(withinMs = 1000): boolean {
+    return this.deps.clock.now().getTime() - this.lateAt < withinMs;
   }
 
   hold(runs: ClaimedRun[]): void {
@@ -201,6 +215,11 @@ export class Executor implements Service {
     if (this.deps.gate && !this.deps.gate.open(() => this.arm())) return;
     const now = this.deps.clock.now();
     const due = this.queue.popDue(now.getTime()).filter((r) => this.byId.get(r.id) === r);
+    if (due.length) {
+      let earliest = Infinity;
+      for (const r of due) earliest = Math.min(earliest, r.scheduledFor.getTime());
+      if (now.getTime() - earliest >= LATE_MS) this.lateAt = now.getTime();
+    }
     // they leave the held set; their account entries stay open until their results are settled
     for (const r of due) this.unindex(r);
     // decisions for the batch at its instant; each run's own start is read as it is executed
