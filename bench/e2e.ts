@@ -73,8 +73,9 @@ export interface E2EResults {
   machine: Record<string, unknown>;
   params: Record<string, number>;
   engine: string;
-  /** per workload: the engine commit it ran on */
+  /** per workload: the engine commit it ran on, and the command that measured it */
   engines?: Record<string, string>;
+  commands?: Record<string, string>;
   burst?: E2ERow[];
   hung?: { pairs: { without: E2ERow; with: E2ERow }[] };
   steady?: E2ERow[];
@@ -199,10 +200,13 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
   const file = out ?? E2E_RESULTS;
   const prev = !out && existsSync(E2E_RESULTS) ? (JSON.parse(readFileSync(E2E_RESULTS, 'utf8')) as E2EResults) : undefined;
   const kept = prev ? pick(prev, only) : {};
+  const keptWorkloads = (['burst', 'hung', 'steady', 'import'] as const).filter((w) => kept[w]);
   const results: E2EResults = {
     date: prev && Object.values(kept).some(Boolean) ? prev.date : new Date().toISOString(),
-    // workloads kept from an earlier invocation say so: both commands are listed
-    command: prev && Object.values(kept).some(Boolean) ? `${prev.command}; then ${command}` : command,
+    // workloads kept from an earlier invocation say so: the command of each kept one is
+    // listed before this one (once, however often the others were measured again since)
+    command: [...new Set([...keptWorkloads.map((w) => prev?.commands?.[w] ?? prev?.command ?? command), command])].join('; then '),
+    commands: Object.fromEntries([...keptWorkloads.map((w) => [w, prev?.commands?.[w] ?? prev?.command ?? command]), ...only.map((w) => [w, command])]),
     machine: ctx.machine,
     params: P,
     engine: '',
@@ -210,7 +214,7 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     // the engine each workload ran on: a workload kept from an earlier invocation keeps its own
     engines: Object.fromEntries(
       ['burst', 'hung', 'steady', 'import'].flatMap((w) =>
-        only.includes(w) ? [[w, String(ctx.machine.engine ?? '?')]] : kept[w as keyof typeof kept] ? [[w, prev?.engines?.[w] ?? String(prev?.machine?.engine ?? '?')]] : [],
+        only.includes(w) ? [[w, String(ctx.machine.engine ?? '?')]] : keptWorkloads.includes(w as never) ? [[w, prev?.engines?.[w] ?? String(prev?.machine?.engine ?? '?')]] : [],
       ),
     ),
   };
