@@ -100,6 +100,8 @@ export interface ImportRow {
   peakRssMb: number;
   /** the highest heap used and heap total seen (sampled each second) */
   heapPeakMb: { usedMb: number; totalMb: number };
+  /** garbage collections over the whole run, by kind: how many, and their total pause */
+  gc?: Record<string, { count: number; sumMs: number }>;
   cpuS: number;
   pgCpuS: number;
   loadAvg: number;
@@ -366,6 +368,19 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     const until = Math.min(end, Date.now() - 3000);
     const usage = read();
     const rep = await rx.report();
+    // garbage collection over the run, by kind (prom-client's default metrics): pauses the timer waited out
+    const gc = await fetch(`http://127.0.0.1:${sys.port}/metrics`)
+      .then((r) => r.text())
+      .then((t) => {
+        const out: Record<string, { count: number; sumMs: number }> = {};
+        for (const m of t.matchAll(/^sundial_process_nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\} (\S+)/gm)) {
+          const k = (out[m[2]!] ??= { count: 0, sumMs: 0 });
+          if (m[1] === 'sum') k.sumMs = Math.round(Number(m[3]) * 1000);
+          else k.count = Number(m[3]);
+        }
+        return out;
+      })
+      .catch(() => ({}));
     await sys.stop();
     const lags = rep.lags.map((v) => (v === null ? NaN : v));
     const steadyLags = lags.slice(0, steadyN);
@@ -374,6 +389,7 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
       steady: { n: steadyN, received: st?.n ?? 0, dups: rep.dups, lag: st },
       peakRssMb: usage.peakRssMb,
       heapPeakMb: heap,
+      gc,
       cpuS: usage.cpuS,
       pgCpuS: usage.pgCpuS,
       loadAvg,
@@ -406,7 +422,7 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     log(
       `  steady${load ? ` + import of ${importN}` : ''}: steady received ${row.steady.received}/${steadyN} p50 ${f(st?.p50)} p99 ${f(st?.p99)} max ${f(st?.max)} ms` +
         (im ? `; imported in ${im.loadS.toFixed(1)} s; imported due in the window: while loading ${im.whileLoading.received}/${im.whileLoading.due} p99 ${f(im.whileLoading.lag?.p99)} ms, after ${im.after.received}/${im.after.due} p99 ${f(im.after.lag?.p99)} max ${f(im.after.lag?.max)} ms, rss after ≤ ${im.rssAfterMb.toFixed(0)} MB` : '') +
-        `; dups ${rep.dups}; peak rss ${row.peakRssMb.toFixed(0)} MB (heap used ≤ ${heap.usedMb} MB of ≤ ${heap.totalMb} MB), cpu ${row.cpuS.toFixed(1)} s pg ${row.pgCpuS.toFixed(1)} s, load ${loadAvg}`,
+        `; dups ${rep.dups}; peak rss ${row.peakRssMb.toFixed(0)} MB (heap used ≤ ${heap.usedMb} MB of ≤ ${heap.totalMb} MB), gc ${Object.entries(gc).map(([k, v]) => `${k} ${v.count}× ${v.sumMs} ms`).join(', ')}, cpu ${row.cpuS.toFixed(1)} s pg ${row.pgCpuS.toFixed(1)} s, load ${loadAvg}`,
     );
     return row;
   }
