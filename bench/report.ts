@@ -581,7 +581,7 @@ export function e2eSection(root: string): string[] {
   if (all.length) {
     const loads = all.map((x) => x.loadAvg);
     const sCpu = all.filter((x) => x.id === 'sundial' && x.n === P.burstN && x.sysCpuFromTS).map((x) => x.sysCpuFromTS!);
-    md.push('', `**Load while this ran: 1-minute load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} on ${r.machine?.cores ?? 2} cores** (other sessions' test suites and benchmarks; above ${r.machine?.cores ?? 2} processes wait for a core). Wall-clock figures move with it from round to round${sCpu.length ? ` while the CPU Sundial spent on a 20,000 burst stayed ${Math.min(...sCpu).toFixed(1)}–${Math.max(...sCpu).toFixed(1)} s` : ''}. Compare systems within a round and read medians and the CPU column.`);
+    md.push('', `**Load while this ran: 1-minute load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} on ${r.machine?.cores ?? 2} cores** (whatever else ran on the machine; above ${r.machine?.cores ?? 2} processes wait for a core). Wall-clock figures move with it from round to round${sCpu.length ? ` while the CPU Sundial spent on a 20,000 burst stayed ${Math.min(...sCpu).toFixed(1)}–${Math.max(...sCpu).toFixed(1)} s` : ''}. Compare systems within a round and read medians and the CPU column.`);
   }
   md.push('');
   md.push('For scale: a bare undici `Pool` with keep-alive (16–64 connections), no scheduler at all, sends 20,000 such POSTs to this receiver in 1.1–1.3 s on an idle machine of this kind and 1.4–4.7 s while other work loads it (measured here during these runs); that client alone uses ~1.05 CPU s.');

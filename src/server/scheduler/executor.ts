@@ -8,7 +8,6 @@ import { planFireDue, type FireDecision } from './plan.js';
 import type { InFlight, Service } from './service.js';
 import { TimerQueue } from './timer-queue.js';
 
-
 /** A fire this late after its time means the node is short of CPU (see firedLate). */
 const LATE_MS = 5;
 /** Takes webhook runs at their instant and returns at once (webhooks/deliverer.ts). */
@@ -215,11 +214,8 @@ export class Executor implements Service {
     if (this.deps.gate && !this.deps.gate.open(() => this.arm())) return;
     const now = this.deps.clock.now();
     const due = this.queue.popDue(now.getTime()).filter((r) => this.byId.get(r.id) === r);
-    if (due.length) {
-      let earliest = Infinity;
-      for (const r of due) earliest = Math.min(earliest, r.scheduledFor.getTime());
-      if (now.getTime() - earliest >= LATE_MS) this.lateAt = now.getTime();
-    }
+    // popped in time order: the first is the most overdue
+    if (due.length && now.getTime() - due[0]!.scheduledFor.getTime() >= LATE_MS) this.lateAt = now.getTime();
     // they leave the held set; their account entries stay open until their results are settled
     for (const r of due) this.unindex(r);
     // decisions for the batch at its instant; each run's own start is read as it is executed
