@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { defaultAuthConfig, defaultWebhookConfig, parseOriginRates, type Config } from './config.js';
 import { setupAuth } from './api/auth.js';
 import { buildHttp } from './api/server.js';
+import { BatchThread } from './api/batch-thread.js';
+import { BATCH_WRITES } from './api/tasks.js';
 import { EventHub } from './events.js';
 import { createMetrics } from './metrics.js';
 import { Claimer } from './scheduler/claimer.js';
@@ -182,8 +184,22 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const services: Service[] = [notices, heartbeat, recorder, deliverer, executor, claimer, housekeeper];
   for (const s of services) await s.start();
 
+  // POST /api/tasks/batch runs in a thread of its own, at a lower CPU priority, with a
+  // PostgreSQL pool of its own (api/batch-thread.ts)
+  const batches = new BatchThread(
+    {
+      databaseUrl,
+      connections: BATCH_WRITES,
+      applicationName: `sundial:${config.nodeId}:bulk`,
+      idleInTransactionTimeoutMs: cfg.leaseMs,
+      lookaheadMs: cfg.lookaheadMs,
+      webhookAllow: webhookConfig.allow,
+    },
+    log,
+  );
   const http = await buildHttp({
     sql,
+    batches,
     clock,
     nodeId: config.nodeId,
     version: VERSION,
@@ -233,6 +249,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       const t0 = baseClock.monotonicMs();
       // 1. stop taking requests, finish those in flight
       await http.close();
+      await batches.stop();
       // 2. stop claiming and firing; webhook attempts in flight get a moment to finish;
       //    results are written (for at most drainMs); what is held but not fired is
       //    handed back so others fire it on time

@@ -10,6 +10,8 @@ import { LIMITS, type ServerEvent } from '../../shared/schemas.js';
 import { ApiError, ERRORS } from '../errors.js';
 import type { EventHub } from '../events.js';
 import type { Metrics } from '../metrics.js';
+import type { CreateClaimTerms } from '../scheduler/claimer.js';
+import type { BatchThread } from './batch-thread.js';
 import type { Sql, Tx } from '../store/db.js';
 import type { ClaimedRun } from '../store/runs.js';
 import type { Clock } from '../time/clock.js';
@@ -25,6 +27,8 @@ import { validationToApiError, validatorCompiler } from './validation.js';
 
 export interface ApiDeps {
   sql: Sql;
+  /** where POST /api/tasks/batch runs (api/batch-thread.ts) */
+  batches: Pick<BatchThread, 'run'>;
   clock: Clock;
   nodeId: string;
   version: string;
@@ -53,6 +57,8 @@ export interface ApiDeps {
 export interface CreateClaim {
   readonly createHorizonMs: number;
   claimCreated(tx: Tx, taskIds: string[]): Promise<ClaimedRun[]>;
+  /** the same claim's terms as data, for a claim made in the batch thread */
+  createClaimTerms(): CreateClaimTerms | null;
   holdCreated(runs: ClaimedRun[]): void;
   createFailed(): void;
 }
@@ -132,7 +138,8 @@ export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
   // names the field, whatever the route.
   app.addHook('preValidation', (req, _reply, done) => {
     try {
-      assertUsableInput({ params: req.params, query: req.query, body: req.body });
+      // a body left as bytes (POST /api/tasks/batch) is checked where it is parsed, in the batch thread
+      assertUsableInput({ params: req.params, query: req.query, body: Buffer.isBuffer(req.body) ? undefined : req.body });
     } catch (err) {
       return done(err as Error);
     }

@@ -6,33 +6,21 @@ import {
 } from '../../shared/schemas.js';
 import { ApiError } from '../errors.js';
 import {
-  PutRejected, type ClaimNew, taskBatchAnswer, taskBatchClaim, taskCount, taskDelete, taskGet, taskGetByKey, taskInsert, taskList,
-  tasksDeleteByKeyPrefix, tasksGetByIds, tasksPut, taskUpdate, TaskInsertQueue, withKeyRaceRetry, type TaskChange, type TaskInsert, type TaskRow, type TaskWithLastRun, type PutResult,
+  PutRejected, type ClaimNew, taskCount, taskDelete, taskGet, taskGetByKey, taskInsert, taskList,
+  tasksDeleteByKeyPrefix, tasksPut, taskUpdate, TaskInsertQueue, withKeyRaceRetry, type TaskChange, type TaskInsert, type TaskRow, type TaskWithLastRun,
 } from '../store/tasks.js';
 import { runInsertManual, type ClaimedRun } from '../store/runs.js';
-import type { Tx } from '../store/db.js';
 import { scheduleCron } from '../time/schedule.js';
 import type { ApiDeps } from './server.js';
 import { assertTaskId, decodeCursor, encodeCursor, nextOccurrence, runOut, taskOut } from './serialize.js';
 import { replacePlan, requestHash, resumeChange, taskChangeFromPatch, taskInsertFromCreate } from './task-input.js';
-import { compileBodyValidator, validationToApiError } from './validation.js';
+import { compileBodyValidator } from './validation.js';
+import { wantsMinimal } from './batch.js';
+import { BatchDatabaseError } from './batch-thread.js';
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
 const KeyParams = Type.Object({ '*': TaskKey });
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
-
-/** The batch envelope is checked first; its items one by one, so every bad item is named. */
-const BatchEnvelope = {
-  type: 'object',
-  required: ['tasks'],
-  additionalProperties: false,
-  properties: { tasks: { type: 'array', minItems: 1, maxItems: LIMITS.bulkMaxTasks } },
-};
-const checkItem = compileBodyValidator(TaskCreate);
-
-/** `Prefer: return=minimal` (RFC 7240): answer with ids and outcomes only. */
-const wantsMinimal = (prefer: string | string[] | undefined) =>
-  [prefer ?? []].flat().some((p) => /(^|[,;\s])return\s*=\s*"?minimal"?/i.test(p));
 
 /**
  * One request's claim of the new tasks it creates that fall due within the horizon
@@ -73,11 +61,8 @@ function keyNotFound(key: string): ApiError {
   return new ApiError('TASK_NOT_FOUND', `no task with key ${JSON.stringify(key)}`, { field: 'key' });
 }
 
-/** Items validated between two turns of the event loop (see parseItems). */
-const VALIDATE_SLICE = 100;
 /** Batch transactions at once while firing keeps time (a client's few requests in flight). */
-const BATCH_WRITES = 4;
-const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+export const BATCH_WRITES = 4;
 
 /**
  * At most `max()` at a time (read at each start and end); the rest wait their turn, in
@@ -109,8 +94,6 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
   const { sql, clock } = deps;
   const soon = (d: Date | null | undefined) => !!d && d.getTime() <= clock.now().getTime() + deps.lookaheadMs;
   const inputOpts = { allow: deps.webhookAllow };
-  /** keyed items are parsed with past instants allowed: replacePlan decides (see there) */
-  const keyedOpts = { ...inputOpts, allowPast: true };
   /** creates not due within the lookahead, coalesced into shared statements */
   const laterInserts = new TaskInsertQueue(sql);
   // batch transactions: a few at a time, one while the node fires late (see Turns)
@@ -159,140 +142,57 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
     },
   );
 
-  /**
-   * The minimal answer written as text: `{"items":[{"id","key","outcome"}, …]}`. A batch
-   * answer of 1,000 objects and their JSON.stringify cost a bulk load ~4 % of the node's CPU.
-   */
-  const minimalText = (results: PutResult[], rows: TaskInsert[]) => {
-    let s = '{"items":[';
-    for (let i = 0; i < results.length; i++) {
-      const r = results[i]!;
-      const key = rows[i]!.key;
-      s += `${i ? ',' : ''}{"id":"${r.id}","key":${key === null ? 'null' : JSON.stringify(key)},"outcome":"${r.outcome}"}`;
-    }
-    return s + ']}';
-  };
-
-  /**
-   * Validates every item (all of them: the answer names each bad one), then stores
-   * them in one transaction. Keyed items are upserts.
-   */
-  const parseItems = async (bodies: unknown[], now: Date) => {
-    const problems: { field: string; code: string; message: string }[] = [];
-    const rows: TaskInsert[] = [];
-    const explicitPast = new WeakSet<TaskInsert>();
-    const seen = new Map<string, number>();
-    for (let i = 0; i < bodies.length && problems.length < LIMITS.batchMaxErrors; i++) {
-      // a 1,000-item batch is ~2.5 ms of validation (profiled): let due timers run in between
-      if (i && i % VALIDATE_SLICE === 0) await yieldToLoop();
-      const body = bodies[i];
-      try {
-        if (!checkItem(body)) throw validationToApiError(checkItem.errors!, 'body');
-        const b = body as TaskCreate;
-        const row = taskInsertFromCreate(b, now, null, b.key !== undefined ? keyedOpts : inputOpts);
-        if (b.runImmediatelyIfPast) explicitPast.add(row);
-        if (row.key !== null) {
-          const first = seen.get(row.key);
-          if (first !== undefined) {
-            throw new ApiError('VALIDATION_FAILED', `key ${JSON.stringify(row.key)} is also used by tasks[${first}]`, { field: 'key' });
-          }
-          seen.set(row.key, i);
-        }
-        rows.push(row);
-      } catch (err) {
-        if (!(err instanceof ApiError)) throw err;
-        const prefix = `tasks[${i}]`;
-        const field = err.details?.field && err.details.field !== 'body' ? `${prefix}.${String(err.details.field)}` : prefix;
-        problems.push({ field, code: err.code, message: `${prefix}: ${err.message}` });
-      }
-    }
-    return { rows, problems, explicitPast };
-  };
-
-  const batchRejected = (problems: { field: string; code: string; message: string }[], total: number) =>
-    new ApiError('BATCH_INVALID', `${problems.length}${problems.length >= LIMITS.batchMaxErrors ? '+' : ''} of ${total} tasks are invalid; nothing was stored`, {
-      field: problems[0]!.field,
-      errors: problems,
-    });
-
-  /** One transaction: validate against what the keys hold, store, answer. */
-  const put = async (rows: TaskInsert[], explicitPast: WeakSet<TaskInsert>, now: Date, tx: Tx, claims: ReturnType<typeof createClaimScope>) => {
-    try {
-      const claim = claims.claim && { before: claims.before(), claim: claims.claim };
-      return await tasksPut(tx, rows, replacePlan(now, (w) => explicitPast.has(w)), new Date(now.getTime() + deps.lookaheadMs), claim);
-    } catch (err) {
-      if (!(err instanceof PutRejected)) throw err;
-      throw batchRejected(
-        err.items.map(({ index, error }) => {
-          const e = error instanceof ApiError ? error : new ApiError('VALIDATION_FAILED', String(error));
-          const prefix = `tasks[${index}]`;
-          return { field: `${prefix}.${String(e.details?.field ?? '')}`.replace(/\.$/, ''), code: e.code, message: `${prefix}: ${e.message}` };
-        }),
-        rows.length,
-      );
-    }
-  };
-
-  app.post<{ Body: BatchCreate; Headers: { 'idempotency-key'?: string; prefer?: string } }>(
-    '/api/tasks/batch',
-    {
-      bodyLimit: LIMITS.batchBodyMaxBytes,
-      // the envelope here; items in parseItems, so every invalid one is listed
-      validatorCompiler: ({ httpPart, schema }) =>
-        httpPart === 'body' ? compileBodyValidator(BatchEnvelope) : compileBodyValidator(schema as object),
-      schema: {
-        summary: `Create or replace up to ${LIMITS.bulkMaxTasks} tasks at once, all or nothing`,
-        description: `One transaction. Items with a key are upserts (as PUT /api/tasks/by-key/{key}). If any item is invalid the answer is 400 BATCH_INVALID listing up to ${LIMITS.batchMaxErrors} of them in details.errors (field like "tasks[17].schedule.at") and nothing is stored. Body limit ${LIMITS.batchBodyMaxBytes / 1024 / 1024} MiB. Send "Prefer: return=minimal" to get only ids and outcomes. An Idempotency-Key makes a replay return the first answer.`,
-        tags: ['tasks'],
-        body: BatchCreate,
-        headers: Type.Object({
-          'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-          prefer: Type.Optional(Type.String({ maxLength: 200, description: 'return=minimal: only id, key and outcome per item' })),
-        }),
-        response: { 200: BatchResult, 201: BatchResult, 413: ErrorBody, 422: ErrorBody, ...errors },
+  app.register(async (batch) => {
+    // the body reaches the batch thread as bytes: parsing it here would put the import's
+    // objects on the event loop that fires (see api/batch-thread.ts)
+    batch.removeContentTypeParser('application/json');
+    batch.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: LIMITS.batchBodyMaxBytes }, (_req, body, done) => done(null, body));
+    batch.post<{ Body: Buffer; Headers: { 'idempotency-key'?: string; prefer?: string } }>(
+      '/api/tasks/batch',
+      {
+        bodyLimit: LIMITS.batchBodyMaxBytes,
+        // the body is checked in the batch thread (envelope, then every item, so each invalid one is listed)
+        validatorCompiler: ({ httpPart, schema }) => (httpPart === 'body' ? () => true : compileBodyValidator(schema as object)),
+        schema: {
+          summary: `Create or replace up to ${LIMITS.bulkMaxTasks} tasks at once, all or nothing`,
+          description: `One transaction. Items with a key are upserts (as PUT /api/tasks/by-key/{key}). If any item is invalid the answer is 400 BATCH_INVALID listing up to ${LIMITS.batchMaxErrors} of them in details.errors (field like "tasks[17].schedule.at") and nothing is stored. Body limit ${LIMITS.batchBodyMaxBytes / 1024 / 1024} MiB. Send "Prefer: return=minimal" to get only ids and outcomes. An Idempotency-Key makes a replay return the first answer.`,
+          tags: ['tasks'],
+          body: BatchCreate,
+          headers: Type.Object({
+            'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            prefer: Type.Optional(Type.String({ maxLength: 200, description: 'return=minimal: only id, key and outcome per item' })),
+          }),
+          response: { 200: BatchResult, 201: BatchResult, 413: ErrorBody, 422: ErrorBody, ...errors },
+        },
       },
-    },
-    async (req, reply) => {
-      const now = clock.now();
-      const bodies = req.body.tasks as unknown[];
-      req.chargeRateLimit?.(bodies.length - 1);
-      const { rows, problems, explicitPast } = await parseItems(bodies, now);
-      if (problems.length) throw batchRejected(problems, bodies.length);
-      const minimal = wantsMinimal(req.headers.prefer);
-      const idem = req.headers['idempotency-key'];
-      const hash = idem ? requestHash(req.body) : '';
-      const answer = await batchWrites.run(() => withKeyRaceRetry(() => {
-        // a scope per attempt: nothing a rolled-back attempt claimed is held
-        const claims = createClaimScope(deps);
-        return claims.run(() => sql.begin(async (tx) => {
-          if (idem) {
-            const first = await taskBatchClaim(tx, idem, hash);
-            if (first) return { replay: true as const, ...first };
+      async (req, reply) => {
+        const charge = req.chargeRateLimit;
+        const claimer = deps.createClaim;
+        const answer = await batchWrites.run(async () => {
+          try {
+            return await deps.batches.run(
+              {
+                body: req.body,
+                now: clock.now().getTime(),
+                minimal: wantsMinimal(req.headers.prefer),
+                idempotencyKey: req.headers['idempotency-key'] ?? null,
+                claim: claimer?.createClaimTerms() ?? null,
+              },
+              charge && ((tasks) => charge(tasks - 1)),
+            );
+          } catch (err) {
+            // its COMMIT may have landed as the connection broke: the claimer adopts what it claimed
+            if (err instanceof BatchDatabaseError && err.claimedBeforeFailure) claimer?.createFailed();
+            throw err;
           }
-          const { results } = await put(rows, explicitPast, now, tx, claims);
-          if (minimal && !idem) return { replay: false as const, status: 201, response: minimalText(results, rows), requestHash: hash };
-          let items: unknown[];
-          if (minimal) items = results.map((r, i) => ({ id: r.id, key: rows[i]!.key, outcome: r.outcome }));
-          else {
-            const byId = new Map((await tasksGetByIds(tx, results.map((r) => r.id))).map((t) => [t.id, t]));
-            items = results.map((r) => ({ ...taskOut(byId.get(r.id)!), outcome: r.outcome }));
-          }
-          const response = { items };
-          if (idem) await taskBatchAnswer(tx, idem, 201, response);
-          return { replay: false as const, status: 201, response, requestHash: hash };
-        }));
-      }));
-      if (answer.replay) {
-        if (answer.requestHash !== hash) {
-          throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different batch', { field: 'header.idempotency-key' });
-        }
-        reply.header('idempotent-replayed', 'true');
-      }
-      // 1,000 items: plain JSON.stringify beats the schema serializer's anyOf per item
-      const body = typeof answer.response === 'string' ? answer.response : JSON.stringify(answer.response);
-      return reply.code(answer.status).type('application/json').serializer((x) => x as string).send(body);
-    },
-  );
+        });
+        if (answer.claimed.length) claimer?.holdCreated(answer.claimed);
+        for (const e of answer.scheduleErrors) req.log.error({ taskId: e.taskId, err: e.message }, 'schedule could not be evaluated; task stopped');
+        if (answer.replayed) reply.header('idempotent-replayed', 'true');
+        return reply.code(answer.status).type('application/json').serializer((x) => x as string).send(answer.body);
+      },
+    );
+  });
 
   const putByKey = async (key: string, body: TaskCreate) => {
     if (body.key !== undefined && body.key !== key) {

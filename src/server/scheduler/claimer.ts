@@ -20,6 +20,15 @@ export interface LeaseView {
   readonly cluster: { liveNodes: number; othersHeld: number };
 }
 
+/** See Claimer.createClaimTerms: plain data, so another thread can claim under them. */
+export interface CreateClaimTerms {
+  nodeId: string;
+  horizonMs: number;
+  /** runs this node has room for */
+  limit: number;
+  misfireThresholdMs: number;
+}
+
 export interface ClaimerDeps {
   sql: Sql;
   nodeId: string;
@@ -171,6 +180,20 @@ export class Claimer implements Service {
       limit,
       plan: this.planner(now),
     });
+  }
+
+  /**
+   * What a claim of created tasks made elsewhere (the batch thread, api/batch-thread.ts)
+   * may take for this node now: null while the claimer is stopped.
+   */
+  createClaimTerms(): CreateClaimTerms | null {
+    if (!this.running) return null;
+    return {
+      nodeId: this.deps.nodeId,
+      horizonMs: this.createHorizonMs,
+      limit: this.room(),
+      misfireThresholdMs: this.deps.config.misfireThresholdMs,
+    };
   }
 
   /** The creating transaction committed: hold what it claimed. */

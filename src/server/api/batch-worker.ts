@@ -1,0 +1,89 @@
+// The batch thread (see batch-thread.ts): runs POST /api/tasks/batch requests on a
+// PostgreSQL pool of its own, at a lower CPU priority than the thread that fires.
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
+import { ApiError } from '../errors.js';
+import { BULK_NICE, BulkPriority } from '../store/background.js';
+import { connect } from '../store/db.js';
+import { parseAllowList } from '../webhooks/ssrf.js';
+import { BatchFailed, errorData, runBatch, type BatchEnv } from './batch.js';
+import type { FromThread, ThreadSettings, ToThread } from './batch-thread.js';
+
+const settings = workerData as ThreadSettings;
+const port = parentPort!;
+const send = (m: FromThread) => port.postMessage(m);
+
+/**
+ * This thread's own nice value: on Linux a thread id given to setpriority names that
+ * thread alone. An import then takes only the CPU the firing thread does not want.
+ */
+function lowerOwnPriority(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, BULK_NICE);
+  } catch {
+    // not Linux, or not allowed: the thread keeps the node's priority
+  }
+}
+lowerOwnPriority();
+
+const sql = connect({
+  url: settings.databaseUrl,
+  max: settings.connections,
+  applicationName: settings.applicationName,
+  idleInTransactionTimeoutMs: settings.idleInTransactionTimeoutMs,
+});
+const priority = new BulkPriority();
+const env: BatchEnv = {
+  sql,
+  lookaheadMs: settings.lookaheadMs,
+  allow: parseAllowList(settings.webhookAllow),
+  onTransaction: (tx) => priority.mark(tx),
+};
+
+/** batches waiting for the node's word on their count (the rate limit) */
+const admissions = new Map<number, { go: () => void; refuse: () => void }>();
+
+port.on('message', (m: ToThread) => {
+  if (m.type === 'admit') {
+    const a = admissions.get(m.id);
+    admissions.delete(m.id);
+    if (m.ok) a?.go();
+    else a?.refuse();
+    return;
+  }
+  if (m.type === 'stop') {
+    void sql.end({ timeout: 2 }).finally(() => send({ type: 'stopped' }));
+    return;
+  }
+  const { id, job, askCount } = m;
+  const admit = askCount
+    ? (tasks: number) =>
+        new Promise<void>((go, refuse) => {
+          admissions.set(id, { go, refuse: () => refuse(new Refused()) });
+          send({ type: 'count', id, tasks });
+        })
+    : undefined;
+  runBatch(env, job, admit).then(
+    (answer) => send({ type: 'done', id, answer }),
+    (err) => {
+      if (err instanceof Refused) send({ type: 'refused', id });
+      else if (err instanceof ApiError) send({ type: 'rejected', id, error: errorData(err) });
+      else {
+        const failed = err instanceof BatchFailed ? err : new BatchFailed(err, false);
+        const cause = failed.cause as { message?: string; code?: string; errno?: string; severity?: string } | undefined;
+        send({
+          type: 'failed',
+          id,
+          // what the node's error handler reads (a database error's code, errno and severity)
+          error: { message: cause?.message ?? String(cause), code: cause?.code, errno: cause?.errno, severity: cause?.severity },
+          claimedBeforeFailure: failed.claimedBeforeFailure,
+        });
+      }
+    },
+  );
+});
+
+/** The node refused the batch's count (its answer, a 429, is made there). */
+class Refused extends Error {}
