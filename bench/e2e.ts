@@ -15,7 +15,8 @@
 //           1,000,000, are loaded through the batch API, webhooks due spread over the next
 //           hour), interleaved, --import-pairs=p (default 2). Reports the steady stream's
 //           p99 beside the run without the import, the imported tasks that fell due in the
-//           window (while loading and after), and the node's peak RSS
+//           window (while loading and after), and the node's peak RSS; then --import-tail=s
+//           seconds (default 30) with only imported tasks due: their p99 and the RSS
 // Options: --systems=sundial,graphile-tuned,pgboss-tuned,bullmq-tuned, --cpu-prof
 // (Sundial's node process writes a V8 CPU profile to bench/results/profiles/),
 // --heap-snapshot (a heap snapshot there just before T; writing it stalls that run).
@@ -96,6 +97,11 @@ export interface ImportRow {
     dups: number;
     /** the node's highest VmRSS from 2 s after the import finished to the window's end */
     rssAfterMb: number;
+    /**
+     * the --import-tail seconds after the steady stream ended: only imported tasks fire
+     * (the target's "those million tasks fire with the steady p99, node RSS < 300 MB")
+     */
+    tail?: { seconds: number; due: number; received: number; lag: LagStats | null; rssMaxMb: number };
   };
   peakRssMb: number;
   /** the highest heap used and heap total seen (sampled each second) */
@@ -165,6 +171,7 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     steadySec: Number(arg('seconds') ?? 60),
     importN: Number(arg('import-n') ?? 1_000_000),
     importPairs: Math.max(1, Number(arg('import-pairs') ?? 2)),
+    importTailSec: Math.max(0, Number(arg('import-tail') ?? 30)),
     capMs: 30_000,
     leadMs: 12_000,
   };
@@ -361,7 +368,9 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
         heap.totalMb = Math.max(heap.totalMb, h.heapTotalMb);
       });
     }, 1000);
-    await sleep(Math.max(0, end + 3000 - Date.now()));
+    // with the import, the window goes on --import-tail seconds with only imported tasks due
+    const tailMs = load ? P.importTailSec * 1000 : 0;
+    await sleep(Math.max(0, end + tailMs + 3000 - Date.now()));
     if (importing) await importing;
     clearInterval(heapTimer);
     // what fell due by the end of the window has had 3 s to arrive
@@ -395,12 +404,12 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
       loadAvg,
     };
     if (imported) {
-      const part = (pick: (due: number) => boolean) => {
+      const part = (pick: (due: number) => boolean, upTo = until) => {
         const v: number[] = [];
         let due = 0;
         for (let k = 0; k < importN; k++) {
           const d = imported!.dueOf(k);
-          if (d > until) break;
+          if (d > upTo) break;
           if (!pick(d)) continue;
           due++;
           v.push(lags[steadyN + k]!);
@@ -414,14 +423,24 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
         whileLoading: part((d) => d <= imported!.doneAt),
         after: part((d) => d > imported!.doneAt),
         dups: rep.dups,
-        rssAfterMb: Math.max(0, ...rssAt.filter(([at]) => at > imported!.doneAt + 2000).map(([, mb]) => mb)),
+        rssAfterMb: Math.max(0, ...rssAt.filter(([at]) => at > imported!.doneAt + 2000 && at <= end).map(([, mb]) => mb)),
       };
+      if (tailMs) {
+        const tailUntil = Math.min(end + tailMs, Date.now() - 3000);
+        row.imported.tail = {
+          seconds: P.importTailSec,
+          ...part((d) => d > end, tailUntil),
+          rssMaxMb: Math.max(0, ...rssAt.filter(([at]) => at > end + 1000 && at <= end + tailMs).map(([, mb]) => mb)),
+        };
+      }
     }
     const f = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(0));
     const im = row.imported;
     log(
       `  steady${load ? ` + import of ${importN}` : ''}: steady received ${row.steady.received}/${steadyN} p50 ${f(st?.p50)} p99 ${f(st?.p99)} max ${f(st?.max)} ms` +
-        (im ? `; imported in ${im.loadS.toFixed(1)} s; imported due in the window: while loading ${im.whileLoading.received}/${im.whileLoading.due} p99 ${f(im.whileLoading.lag?.p99)} ms, after ${im.after.received}/${im.after.due} p99 ${f(im.after.lag?.p99)} max ${f(im.after.lag?.max)} ms, rss after ≤ ${im.rssAfterMb.toFixed(0)} MB` : '') +
+        (im ? `; imported in ${im.loadS.toFixed(1)} s; imported due in the window: while loading ${im.whileLoading.received}/${im.whileLoading.due} p99 ${f(im.whileLoading.lag?.p99)} ms, after ${im.after.received}/${im.after.due} p99 ${f(im.after.lag?.p99)} max ${f(im.after.lag?.max)} ms, rss after ≤ ${im.rssAfterMb.toFixed(0)} MB` +
+            (im.tail ? `; then ${im.tail.seconds} s of imported only: ${im.tail.received}/${im.tail.due} p99 ${f(im.tail.lag?.p99)} max ${f(im.tail.lag?.max)} ms, rss ≤ ${im.tail.rssMaxMb.toFixed(0)} MB` : '')
+          : '') +
         `; dups ${rep.dups}; peak rss ${row.peakRssMb.toFixed(0)} MB (heap used ≤ ${heap.usedMb} MB of ≤ ${heap.totalMb} MB), gc ${Object.entries(gc).map(([k, v]) => `${k} ${v.count}× ${v.sumMs} ms`).join(', ')}, cpu ${row.cpuS.toFixed(1)} s pg ${row.pgCpuS.toFixed(1)} s, load ${loadAvg}`,
     );
     return row;

@@ -44,11 +44,16 @@ export class BatchDatabaseError extends Error {
 }
 
 interface Pending {
+  /** the thread running it */
+  worker: Worker;
   admit?: (tasks: number) => void;
   refusal?: unknown;
   resolve: (a: BatchAnswer) => void;
   reject: (err: unknown) => void;
 }
+
+/** An idle batch thread ends after this long, and gives its heap back (the next batch starts one, ~0.2 s). */
+export const BATCH_THREAD_IDLE_MS = 15_000;
 
 const SELF = fileURLToPath(import.meta.url);
 const FROM_SOURCE = SELF.endsWith('.ts');
@@ -79,29 +84,62 @@ function bootstrap(): string {
  * the thread runs at a lower CPU priority (its PostgreSQL backends too), so the timer
  * that fires what is due gets a core when it asks.
  *
- * The thread starts with the first batch. If it dies, the batches it held fail (500)
- * and the next one starts a new thread.
+ * The thread starts with the first batch and ends when it has had none for
+ * BATCH_THREAD_IDLE_MS: an import leaves ~100 MB of heap in it that only the end of
+ * the thread gives back. If it dies, the batches it held fail (500) and the next one
+ * starts a new thread.
  */
 export class BatchThread {
   private worker?: Worker;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private stopping?: Promise<void>;
+  private idleTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly settings: ThreadSettings,
     private readonly log: Logger,
+    private readonly idleMs = BATCH_THREAD_IDLE_MS,
   ) {}
+
+  /** true while a thread is running */
+  get started(): boolean {
+    return !!this.worker;
+  }
 
   /** Runs one batch; `admit(n)`, if given, is called with its task count before anything is stored and throws to refuse it. */
   run(job: BatchJob, admit?: (tasks: number) => void): Promise<BatchAnswer> {
     if (this.stopping) return Promise.reject(new ApiError('NODE_STOPPING', 'this node is stopping; retry on another node'));
+    clearTimeout(this.idleTimer);
     const w = this.worker ?? this.start();
     const id = this.nextId++;
     return new Promise<BatchAnswer>((resolve, reject) => {
-      this.pending.set(id, { admit, resolve, reject });
+      this.pending.set(id, { worker: w, admit, resolve, reject });
       w.postMessage({ type: 'job', id, job, askCount: !!admit } satisfies ToThread);
     });
+  }
+
+  private settled(id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size || !this.worker) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      const w = this.worker;
+      if (!w || this.pending.size) return;
+      this.worker = undefined;
+      void this.end(w);
+    }, this.idleMs);
+    this.idleTimer.unref();
+  }
+
+  /** Closes a thread's pool and ends it (a thread already without batches). */
+  private async end(w: Worker): Promise<void> {
+    const exited = new Promise<void>((r) => w.once('exit', () => r()));
+    const stopped = new Promise<void>((r) => w.on('message', (m: FromThread) => m.type === 'stopped' && r()));
+    w.postMessage({ type: 'stop' } satisfies ToThread);
+    await Promise.race([stopped, new Promise((r) => setTimeout(r, 2500))]);
+    await w.terminate();
+    await exited;
   }
 
   private start(): Worker {
@@ -111,9 +149,12 @@ export class BatchThread {
     w.on('error', (err) => this.log.error({ err }, 'batch thread failed'));
     w.on('exit', (code) => {
       if (this.worker === w) this.worker = undefined;
-      if (this.pending.size && !this.stopping) this.log.error({ code, batches: this.pending.size }, 'batch thread exited; its batches failed');
-      for (const p of this.pending.values()) p.reject(new Error(`the batch thread exited (code ${code})`));
-      this.pending.clear();
+      const lost = [...this.pending].filter(([, p]) => p.worker === w);
+      if (lost.length && !this.stopping) this.log.error({ code, batches: lost.length }, 'batch thread exited; its batches failed');
+      for (const [id, p] of lost) {
+        this.pending.delete(id);
+        p.reject(new Error(`the batch thread exited (code ${code})`));
+      }
     });
     return w;
   }
@@ -135,16 +176,16 @@ export class BatchThread {
         return;
       }
       case 'done':
-        this.pending.delete(m.id);
+        this.settled(m.id);
         return p.resolve(m.answer);
       case 'refused':
-        this.pending.delete(m.id);
+        this.settled(m.id);
         return p.reject(p.refusal);
       case 'rejected':
-        this.pending.delete(m.id);
+        this.settled(m.id);
         return p.reject(errorOf(m.error));
       case 'failed':
-        this.pending.delete(m.id);
+        this.settled(m.id);
         return p.reject(new BatchDatabaseError(m.error, m.claimedBeforeFailure));
     }
   }
@@ -152,16 +193,12 @@ export class BatchThread {
   /** Lets the batches in flight finish (up to `timeoutMs`), closes the thread's pool and ends it. */
   stop(timeoutMs = 5000): Promise<void> {
     this.stopping ??= (async () => {
+      clearTimeout(this.idleTimer);
       const w = this.worker;
       if (!w) return;
-      const exited = new Promise<void>((r) => w.once('exit', () => r()));
       const deadline = Date.now() + timeoutMs;
       while (this.pending.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      const stopped = new Promise<void>((r) => w.on('message', (m: FromThread) => m.type === 'stopped' && r()));
-      w.postMessage({ type: 'stop' } satisfies ToThread);
-      await Promise.race([stopped, new Promise((r) => setTimeout(r, 2500))]);
-      await w.terminate();
-      await exited;
+      await this.end(w);
     })();
     return this.stopping;
   }

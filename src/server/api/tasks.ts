@@ -145,9 +145,9 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
   app.register(async (batch) => {
     // the body reaches the batch thread as bytes: parsing it here would put the import's
     // objects on the event loop that fires (see api/batch-thread.ts)
-    batch.removeContentTypeParser('application/json');
+    batch.removeAllContentTypeParsers();
     batch.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: LIMITS.batchBodyMaxBytes }, (_req, body, done) => done(null, body));
-    batch.post<{ Body: Buffer; Headers: { 'idempotency-key'?: string; prefer?: string } }>(
+    batch.post<{ Body: Buffer | undefined; Headers: { 'idempotency-key'?: string; prefer?: string } }>(
       '/api/tasks/batch',
       {
         bodyLimit: LIMITS.batchBodyMaxBytes,
@@ -172,7 +172,8 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
           try {
             return await deps.batches.run(
               {
-                body: req.body,
+                // no body at all: the thread answers that it is empty
+                body: req.body ?? new Uint8Array(),
                 now: clock.now().getTime(),
                 minimal: wantsMinimal(req.headers.prefer),
                 idempotencyKey: req.headers['idempotency-key'] ?? null,
