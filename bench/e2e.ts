@@ -16,7 +16,9 @@
 //           hour), interleaved, --import-pairs=p (default 2). Reports the steady stream's
 //           p99 beside the run without the import, the imported tasks that fell due in the
 //           window (while loading and after), and the node's peak RSS; then --import-tail=s
-//           seconds (default 30) with only imported tasks due: their p99 and the RSS
+//           seconds (default 30) with only imported tasks due: their p99 and the RSS.
+//           --import-client-nice=n runs the importing client's thread at nice n (a
+//           diagnostic: what its CPU on the same two cores costs the stream)
 // Options: --systems=sundial,graphile-tuned,pgboss-tuned,bullmq-tuned, --cpu-prof
 // (Sundial's node process writes a V8 CPU profile to bench/results/profiles/),
 // --heap-snapshot (a heap snapshot there just before T; writing it stalls that run).
@@ -25,7 +27,7 @@
 // results there instead of bench/results/e2e.json (and leaves the docs page alone).
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { loadavg, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lagStats, procUsage, sleep, type LagStats } from './lib.js';
@@ -86,7 +88,7 @@ export interface E2EResults {
 
 /** One steady run, with or without a bulk import through the batch API beside it. */
 export interface ImportRow {
-  steady: { n: number; received: number; dups: number; lag: LagStats | null };
+  steady: { n: number; received: number; dups: number; lag: LagStats | null; p99BySlice?: number[] };
   imported?: {
     n: number;
     loadS: number;
@@ -172,6 +174,8 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     importN: Number(arg('import-n') ?? 1_000_000),
     importPairs: Math.max(1, Number(arg('import-pairs') ?? 2)),
     importTailSec: Math.max(0, Number(arg('import-tail') ?? 30)),
+    /** the nice value the importing client runs at (a diagnostic: how much its CPU costs the stream) */
+    importClientNice: Number(arg('import-client-nice') ?? 0),
     capMs: 30_000,
     leadMs: 12_000,
   };
@@ -334,6 +338,8 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
       const dueOf = (k: number) => from + 10_000 + Math.floor((k * 3_600_000) / importN);
       importing = (async () => {
         await sleep(Math.max(0, from - Date.now()));
+        // this thread only (Linux): the node and the receiver were started before
+        if (P.importClientNice) setPriority(0, P.importClientNice);
         const t0 = Date.now();
         const url = `http://127.0.0.1:${sys.port}/api/tasks/batch`;
         let next = 0;
@@ -354,6 +360,7 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
         };
         await Promise.all([worker(), worker(), worker(), worker()]);
         imported = { from, dueOf, loadS: (Date.now() - t0) / 1000, doneAt: Date.now() };
+        if (P.importClientNice) setPriority(0, 0);
       })();
     }
     // the node's heap through the window (its /metrics), to tell live data from garbage
@@ -394,8 +401,11 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     const lags = rep.lags.map((v) => (v === null ? NaN : v));
     const steadyLags = lags.slice(0, steadyN);
     const st = lagStats(steadyLags);
+    // the stream's p99 by 10-s slice of its due times: where in the window the late ones were
+    const sliceN = P.steadyRate * 10;
+    const p99BySlice = Array.from({ length: Math.ceil(steadyN / sliceN) }, (_, k) => lagStats(steadyLags.slice(k * sliceN, (k + 1) * sliceN))?.p99 ?? NaN);
     const row: ImportRow = {
-      steady: { n: steadyN, received: st?.n ?? 0, dups: rep.dups, lag: st },
+      steady: { n: steadyN, received: st?.n ?? 0, dups: rep.dups, lag: st, p99BySlice },
       peakRssMb: usage.peakRssMb,
       heapPeakMb: heap,
       gc,
@@ -437,7 +447,7 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     const f = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(0));
     const im = row.imported;
     log(
-      `  steady${load ? ` + import of ${importN}` : ''}: steady received ${row.steady.received}/${steadyN} p50 ${f(st?.p50)} p99 ${f(st?.p99)} max ${f(st?.max)} ms` +
+      `  steady${load ? ` + import of ${importN}` : ''}: steady received ${row.steady.received}/${steadyN} p50 ${f(st?.p50)} p99 ${f(st?.p99)} max ${f(st?.max)} ms (p99 by 10 s: ${p99BySlice.map((v) => f(v)).join(' ')})` +
         (im ? `; imported in ${im.loadS.toFixed(1)} s; imported due in the window: while loading ${im.whileLoading.received}/${im.whileLoading.due} p99 ${f(im.whileLoading.lag?.p99)} ms, after ${im.after.received}/${im.after.due} p99 ${f(im.after.lag?.p99)} max ${f(im.after.lag?.max)} ms, rss after ≤ ${im.rssAfterMb.toFixed(0)} MB` +
             (im.tail ? `; then ${im.tail.seconds} s of imported only: ${im.tail.received}/${im.tail.due} p99 ${f(im.tail.lag?.p99)} max ${f(im.tail.lag?.max)} ms, rss ≤ ${im.tail.rssMaxMb.toFixed(0)} MB` : '')
           : '') +

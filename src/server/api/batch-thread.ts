@@ -52,8 +52,8 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-/** An idle batch thread ends after this long, and gives its heap back (the next batch starts one, ~0.2 s). */
-export const BATCH_THREAD_IDLE_MS = 15_000;
+/** An idle batch thread ends after this long and gives its heap back (the next batch starts a new one). */
+export const BATCH_THREAD_IDLE_MS = 5_000;
 
 const SELF = fileURLToPath(import.meta.url);
 const FROM_SOURCE = SELF.endsWith('.ts');
