@@ -16,7 +16,8 @@
 //           hour), interleaved, --import-pairs=p (default 2). Reports the steady stream's
 //           p99 beside the run without the import, the imported tasks that fell due in the
 //           window (while loading and after), and the node's peak RSS; then --import-tail=s
-//           seconds (default 30) with only imported tasks due: their p99 and the RSS.
+//           seconds (default 60) with only imported tasks due: their p99 and the RSS (all
+//           of it, and its second half).
 //           --import-client-nice=n runs the importing client's thread at nice n (a
 //           diagnostic: what its CPU on the same two cores costs the stream)
 // Options: --systems=sundial,graphile-tuned,pgboss-tuned,bullmq-tuned, --cpu-prof
@@ -103,7 +104,7 @@ export interface ImportRow {
      * the --import-tail seconds after the steady stream ended: only imported tasks fire
      * (the target's "those million tasks fire with the steady p99, node RSS < 300 MB")
      */
-    tail?: { seconds: number; due: number; received: number; lag: LagStats | null; rssMaxMb: number };
+    tail?: { seconds: number; due: number; received: number; lag: LagStats | null; rssMaxMb: number; rssSettledMb?: number };
   };
   peakRssMb: number;
   /** the highest heap used and heap total seen (sampled each second) */
@@ -173,7 +174,7 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     steadySec: Number(arg('seconds') ?? 60),
     importN: Number(arg('import-n') ?? 1_000_000),
     importPairs: Math.max(1, Number(arg('import-pairs') ?? 2)),
-    importTailSec: Math.max(0, Number(arg('import-tail') ?? 30)),
+    importTailSec: Math.max(0, Number(arg('import-tail') ?? 60)),
     /** the nice value the importing client runs at (a diagnostic: how much its CPU costs the stream) */
     importClientNice: Number(arg('import-client-nice') ?? 0),
     capMs: 30_000,
@@ -441,6 +442,8 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
           seconds: P.importTailSec,
           ...part((d) => d > end, tailUntil),
           rssMaxMb: Math.max(0, ...rssAt.filter(([at]) => at > end + 1000 && at <= end + tailMs).map(([, mb]) => mb)),
+          // its second half: past what the stream and the import left behind
+          rssSettledMb: Math.max(0, ...rssAt.filter(([at]) => at > end + tailMs / 2 && at <= end + tailMs).map(([, mb]) => mb)),
         };
       }
     }
@@ -449,7 +452,7 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     log(
       `  steady${load ? ` + import of ${importN}` : ''}: steady received ${row.steady.received}/${steadyN} p50 ${f(st?.p50)} p99 ${f(st?.p99)} max ${f(st?.max)} ms (p99 by 10 s: ${p99BySlice.map((v) => f(v)).join(' ')})` +
         (im ? `; imported in ${im.loadS.toFixed(1)} s; imported due in the window: while loading ${im.whileLoading.received}/${im.whileLoading.due} p99 ${f(im.whileLoading.lag?.p99)} ms, after ${im.after.received}/${im.after.due} p99 ${f(im.after.lag?.p99)} max ${f(im.after.lag?.max)} ms, rss after ≤ ${im.rssAfterMb.toFixed(0)} MB` +
-            (im.tail ? `; then ${im.tail.seconds} s of imported only: ${im.tail.received}/${im.tail.due} p99 ${f(im.tail.lag?.p99)} max ${f(im.tail.lag?.max)} ms, rss ≤ ${im.tail.rssMaxMb.toFixed(0)} MB` : '')
+            (im.tail ? `; then ${im.tail.seconds} s of imported only: ${im.tail.received}/${im.tail.due} p99 ${f(im.tail.lag?.p99)} max ${f(im.tail.lag?.max)} ms, rss ≤ ${im.tail.rssMaxMb.toFixed(0)} MB (≤ ${im.tail.rssSettledMb?.toFixed(0)} MB in its second half)` : '')
           : '') +
         `; dups ${rep.dups}; peak rss ${row.peakRssMb.toFixed(0)} MB (heap used ≤ ${heap.usedMb} MB of ≤ ${heap.totalMb} MB), gc ${Object.entries(gc).map(([k, v]) => `${k} ${v.count}× ${v.sumMs} ms`).join(', ')}, cpu ${row.cpuS.toFixed(1)} s pg ${row.pgCpuS.toFixed(1)} s, load ${loadAvg}`,
     );
