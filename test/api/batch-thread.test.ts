@@ -13,6 +13,15 @@ const niceOf = (path: string) => Number(readFileSync(path, 'utf8').replace(/^.*\
 const threadNices = () => readdirSync('/proc/self/task').map((tid) => niceOf(`/proc/self/task/${tid}/stat`));
 const inFuture = (ms = 3_600_000) => new Date(Date.now() + ms).toISOString();
 
+/** a one-task batch job, as the route hands it to the thread */
+const job = (name: string) => ({
+  body: new TextEncoder().encode(JSON.stringify({ tasks: [{ name, schedule: { type: 'once', at: inFuture() } }] })),
+  now: Date.now(),
+  minimal: true,
+  idempotencyKey: null,
+  claim: null,
+});
+
 let t: TestApp;
 beforeAll(async () => {
   t = await startTestApp({ nodeId: `batch-thread-${Math.random().toString(36).slice(2, 8)}` });
@@ -67,13 +76,6 @@ describe('BatchThread', () => {
   it('starts a new thread after its thread died; the batches the dead one held fail', async () => {
     const thread = new BatchThread({ databaseUrl: t.db.url, connections: 2, applicationName: 'batch-thread-test', lookaheadMs: 2000 }, pino({ level: 'silent' }));
     try {
-      const job = (name: string) => ({
-        body: new TextEncoder().encode(JSON.stringify({ tasks: [{ name, schedule: { type: 'once', at: inFuture() } }] })),
-        now: Date.now(),
-        minimal: true,
-        idempotencyKey: null,
-        claim: null,
-      });
       const first = await thread.run(job('thread-1'));
       expect(first.status).toBe(201);
       const w = (thread as unknown as { worker: { terminate(): Promise<number> } }).worker;
@@ -95,13 +97,6 @@ describe('BatchThread', () => {
 describe('BatchThread when idle', () => {
   it('ends its thread after the idle time and starts one for the next batch', async () => {
     const thread = new BatchThread({ databaseUrl: t.db.url, connections: 1, applicationName: 'batch-thread-idle', lookaheadMs: 2000 }, pino({ level: 'silent' }), 300);
-    const job = (name: string) => ({
-      body: new TextEncoder().encode(JSON.stringify({ tasks: [{ name, schedule: { type: 'once', at: inFuture() } }] })),
-      now: Date.now(),
-      minimal: true,
-      idempotencyKey: null,
-      claim: null,
-    });
     try {
       expect(thread.started).toBe(false);
       expect((await thread.run(job('idle-1'))).status).toBe(201);
