@@ -1,8 +1,17 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { ApiError } from '../errors.js';
-import { errorOf, type BatchAnswer, type BatchJob, type ErrorData } from './batch.js';
+import { ApiError, type ErrorCode } from '../errors.js';
+import type { BatchAnswer, BatchJob } from './batch.js';
+
+/** An ApiError as data, and back (errors cross threads as plain objects). */
+export interface ErrorData {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+export const errorData = (e: ApiError): ErrorData => ({ code: e.code, message: e.message, details: e.details });
+export const errorOf = (d: ErrorData) => new ApiError(d.code, d.message, d.details);
 
 /** What the batch thread is started with. */
 export interface ThreadSettings {

@@ -7,8 +7,8 @@ import { ApiError } from '../errors.js';
 import { BULK_NICE, BulkPriority } from '../store/background.js';
 import { connect } from '../store/db.js';
 import { parseAllowList } from '../webhooks/ssrf.js';
-import { BatchFailed, errorData, runBatch, type BatchEnv } from './batch.js';
-import type { FromThread, ThreadSettings, ToThread } from './batch-thread.js';
+import { BatchFailed, runBatch, type BatchEnv } from './batch.js';
+import { errorData, type FromThread, type ThreadSettings, type ToThread } from './batch-thread.js';
 
 const settings = workerData as ThreadSettings;
 const port = parentPort!;

@@ -4,7 +4,7 @@
 // event loop that fires what is due; nothing here reads state of the node itself.
 import sjson from 'secure-json-parse';
 import { LIMITS, TaskCreate } from '../../shared/schemas.js';
-import { ApiError, type ErrorCode } from '../errors.js';
+import { ApiError } from '../errors.js';
 import type { CreateClaimTerms } from '../scheduler/claimer.js';
 import { planClaim } from '../scheduler/plan.js';
 import type { Sql, Tx } from '../store/db.js';
@@ -25,10 +25,6 @@ const BatchEnvelope = {
 };
 const checkEnvelope = compileBodyValidator(BatchEnvelope);
 const checkItem = compileBodyValidator(TaskCreate);
-
-/** `Prefer: return=minimal` (RFC 7240): answer with ids and outcomes only. */
-export const wantsMinimal = (prefer: string | string[] | undefined) =>
-  [prefer ?? []].flat().some((p) => /(^|[,;\s])return\s*=\s*"?minimal"?/i.test(p));
 
 /** One batch request, as plain data (it crosses to the batch thread). */
 export interface BatchJob {
@@ -52,15 +48,6 @@ export interface BatchAnswer {
   /** tasks whose schedule could not be evaluated by the claim (stopped) */
   scheduleErrors: { taskId: string; message: string }[];
 }
-
-/** An ApiError as data, and back (errors cross threads as plain objects). */
-export interface ErrorData {
-  code: ErrorCode;
-  message: string;
-  details?: Record<string, unknown>;
-}
-export const errorData = (e: ApiError): ErrorData => ({ code: e.code, message: e.message, details: e.details });
-export const errorOf = (d: ErrorData) => new ApiError(d.code, d.message, d.details);
 
 /** A batch that failed after its claim: its COMMIT may have landed, so the node reconciles. */
 export class BatchFailed extends Error {

@@ -15,12 +15,15 @@ import type { ApiDeps } from './server.js';
 import { assertTaskId, decodeCursor, encodeCursor, nextOccurrence, runOut, taskOut } from './serialize.js';
 import { replacePlan, requestHash, resumeChange, taskChangeFromPatch, taskInsertFromCreate } from './task-input.js';
 import { compileBodyValidator } from './validation.js';
-import { wantsMinimal } from './batch.js';
 import { BatchDatabaseError } from './batch-thread.js';
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
 const KeyParams = Type.Object({ '*': TaskKey });
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+
+/** `Prefer: return=minimal` (RFC 7240): answer with ids and outcomes only. */
+const wantsMinimal = (prefer: string | string[] | undefined) =>
+  [prefer ?? []].flat().some((p) => /(^|[,;\s])return\s*=\s*"?minimal"?/i.test(p));
 
 /**
  * One request's claim of the new tasks it creates that fall due within the horizon
