@@ -178,7 +178,7 @@ async function claimLocked(tx: Tx, due: ClaimableTask[], opts: ClaimOptions): Pr
 }
 
 /** A held run's columns, from runs `r` joined with its task `t`: one list for every statement that hands runs to the executor. */
-const claimedColumns = (sql: Sql) => sql`
+const claimedColumns = (sql: Sql | Tx) => sql`
   r.id, r.task_id, r.scheduled_for, r.attempt, r.late, r.trigger, r.reason, t.kind, t.misfire_policy,
   t.action->>'type' as action_type, t.name as task_name, t.action, t.payload, t.overlap_policy, t.max_lateness_ms,
   r.retry_of, r.idempotency_key, r.deliveries`;
@@ -223,11 +223,23 @@ export async function runsClaimOrphaned(
  * after their task was edited.
  */
 export async function runsPendingOfNode(sql: Sql, nodeId: string, taskIds?: string[]): Promise<ClaimedRun[]> {
-  return sql<ClaimedRun[]>`
-    select ${claimedColumns(sql)}, false as rescued
+  return onPrimary(sql, (tx) => tx<ClaimedRun[]>`
+    select ${claimedColumns(tx)}, false as rescued
     from runs r join tasks t on t.id = r.task_id
     where r.node_id = ${nodeId} and r.status = 'pending'
-      ${taskIds ? sql`and r.task_id = any(${taskIds}::uuid[])` : sql``}`;
+      ${taskIds ? tx`and r.task_id = any(${taskIds}::uuid[])` : tx``}`);
+}
+
+/**
+ * A read that decides what this node fires, in a read-write transaction: a hot standby
+ * refuses to begin one (SQLSTATE 25006), so the read fails there instead of answering
+ * from behind. After a failover part of a pool can sit on a standby for seconds (see
+ * db.ts); a reconcile read there saw runs the primary had already completed as still
+ * pending, adopted them and sent them again: in one failover drill at 20/s, 168
+ * deliveries arrived twice (their second results fenced, so the ledger held one attempt).
+ */
+function onPrimary<T>(sql: Sql, read: (tx: Tx) => Promise<T>): Promise<T> {
+  return sql.begin('read write', read) as Promise<T>;
 }
 
 /**
@@ -258,11 +270,12 @@ export async function occurrencesClaimableCount(sql: Sql, until: Date, cap: numb
 /** Which of these held runs are still this node's (same attempt, still pending): after its lease lapsed. */
 export async function runsStillOwned(sql: Sql, nodeId: string, runs: { id: string; attempt: number }[]): Promise<Set<string>> {
   if (!runs.length) return new Set();
-  const rows = await sql<{ id: string }[]>`
+  // from the primary only (onPrimary): a standby behind a rescue would still call them ours
+  const rows = await onPrimary(sql, (tx) => tx<{ id: string }[]>`
     select r.id from runs r
     join json_to_recordset(${JSON.stringify(runs)}::text::json) as v(id bigint, attempt int)
       on r.id = v.id and r.attempt >= v.attempt
-    where r.node_id = ${nodeId} and r.status = 'pending'`;
+    where r.node_id = ${nodeId} and r.status = 'pending'`);
   return new Set(rows.map((r) => r.id));
 }
 
