@@ -72,7 +72,9 @@ export const BATCH_WRITES = 4;
  * order. Batch writes go through one whose limit drops to one while the node's timer
  * fires late: four batch transactions at once kept four PostgreSQL backends runnable
  * beside the node and its receivers on two cores, and a steady stream of webhooks due
- * meanwhile waited for a core (see docs/api.md, "Firing beside an import").
+ * meanwhile waited for a core (see docs/api.md, "Firing beside an import"). With the
+ * batches in their own thread at a lower priority the turns still count: without them
+ * the stream's p99 beside an import was 44 ms against 23 ms (one pair each).
  */
 export class Turns {
   private active = 0;
