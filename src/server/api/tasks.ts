@@ -66,6 +66,9 @@ function keyNotFound(key: string): ApiError {
 
 /** Batch transactions at once while firing keeps time (a client's few requests in flight). */
 export const BATCH_WRITES = 4;
+/** Runs a batch claimed that are handed to the executor in one turn of the event loop. */
+const HOLD_SLICE = 100;
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /**
  * At most `max()` at a time (read at each start and end); the rest wait their turn, in
@@ -192,7 +195,13 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
             throw err;
           }
         });
-        if (answer.claimed.length) claimer?.holdCreated(answer.claimed);
+        // held a hundred at a time: an import's early batches each bring ~1,000 claimed runs,
+        // and holding them all in one turn held up the timer (alternated, 2 pairs each: the
+        // stream's p99 beside an import 3.0 and 3.7x the run without it, in slices 2.3 and 2.4x)
+        for (let i = 0; i < answer.claimed.length; i += HOLD_SLICE) {
+          if (i) await yieldToLoop();
+          claimer?.holdCreated(answer.claimed.slice(i, i + HOLD_SLICE));
+        }
         for (const e of answer.scheduleErrors) req.log.error({ taskId: e.taskId, err: e.message }, 'schedule could not be evaluated; task stopped');
         if (answer.replayed) reply.header('idempotent-replayed', 'true');
         return reply.code(answer.status).type('application/json').serializer((x) => x as string).send(answer.body);
