@@ -190,7 +190,8 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
               charge && ((tasks) => charge(tasks - 1)),
             );
           } catch (err) {
-            // its COMMIT may have landed as the connection broke: the claimer adopts what it claimed
+            // its COMMIT may have landed as the connection broke (or the thread died): the
+            // claimer adopts what it claimed
             if (err instanceof BatchDatabaseError && err.claimedBeforeFailure) claimer?.createFailed();
             throw err;
           }

@@ -13,8 +13,9 @@ const REMOTE_GIVE_UP = 4;
  * inserting a million rows beside the node and its receivers kept every core busy, and
  * each webhook the timer fired meanwhile waited its turn for a core: the steady
  * stream's p99 went from 8 ms to 40–75 ms (docs/api.md, "Firing beside an import").
- * At nice 10 a backend yields the core to the node's timer at once, and still gets
- * every cycle nobody else wants, so an import alone is as fast as before.
+ * At nice 10 a backend yields the core to the node's timer, and still gets every
+ * cycle nobody else wants, so an import alone is as fast as before (15.6 s against
+ * 15.7 s for a million, docs/api.md).
  *
  * A backend is ours to renice only if this machine's process of that pid is a
  * PostgreSQL backend serving our connection: its title (`postgres: user db

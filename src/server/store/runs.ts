@@ -234,9 +234,10 @@ export async function runsPendingOfNode(sql: Sql, nodeId: string, taskIds?: stri
  * A read that decides what this node fires, in a read-write transaction: a hot standby
  * refuses to begin one (SQLSTATE 25006), so the read fails there instead of answering
  * from behind. After a failover part of a pool can sit on a standby for seconds (see
- * db.ts); a reconcile read there saw runs the primary had already completed as still
- * pending, adopted them and sent them again: in one failover drill at 20/s, 168
- * deliveries arrived twice (their second results fenced, so the ledger held one attempt).
+ * db.ts); a reconcile read there can see runs the primary has already completed as still
+ * pending, and adopt and send them again. That is the likely cause of 168 deliveries that
+ * arrived twice in one failover drill at 20/s (their second results fenced, so the ledger
+ * held one attempt each); 0 in the four drills since.
  */
 function onPrimary<T>(sql: Sql, read: (tx: Tx) => Promise<T>): Promise<T> {
   return sql.begin('read write', read) as Promise<T>;
