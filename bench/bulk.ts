@@ -100,10 +100,14 @@ async function topStatements(label: string) {
   if (!PG_STATS) return;
   const db = postgres(benchUrl, { max: 1, onnotice: () => {} });
   const rows = await db`
-    select calls, round(total_exec_time)::int as ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) as query
-    from pg_stat_statements order by total_exec_time desc limit 6`;
+    select calls, round(total_exec_time)::int as ms, rows, shared_blks_hit + shared_blks_read as blocks, q
+    from pg_stat_statements, regexp_replace(query, '\\s+', ' ', 'g') as q order by total_exec_time desc limit 6`;
   log(`pg_stat_statements, ${label}:`);
-  for (const r of rows) log(`  ${String(r.ms).padStart(7)} ms ${String(r.calls).padStart(7)} calls ${String(r.rows).padStart(9)} rows  ${r.query}`);
+  for (const r of rows) {
+    // the head and the tail: statements that share their columns differ in their WHERE
+    const query = r.q.length > 170 ? `${r.q.slice(0, 110)} … ${r.q.slice(-60)}` : r.q;
+    log(`  ${String(r.ms).padStart(7)} ms ${String(r.calls).padStart(7)} calls ${String(r.rows).padStart(9)} rows ${String(r.blocks).padStart(10)} blocks  ${query}`);
+  }
   await db.end();
 }
 

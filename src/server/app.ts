@@ -86,6 +86,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     max: 6,
     applicationName: `sundial:${config.nodeId}:engine`,
     idleInTransactionTimeoutMs: cfg.leaseMs,
+    // claims scan the due index; a plan cached while the table was empty would not
+    customPlans: true,
   });
   let auth;
   let webhookSecrets: string[];

@@ -33,6 +33,9 @@ const sql = connect({
   max: settings.connections,
   applicationName: settings.applicationName,
   idleInTransactionTimeoutMs: settings.idleInTransactionTimeoutMs,
+  // a batch is a few statements for a thousand rows: planning each one is nothing, and
+  // its key lookup must not keep a plan made while the table was empty (db.ts)
+  customPlans: true,
 });
 const priority = new BulkPriority();
 const env: BatchEnv = {

@@ -18,6 +18,18 @@ export interface DbOptions {
   idleInTransactionTimeoutMs?: number;
   /** named prepared statements (default true) */
   prepare?: boolean;
+  /**
+   * Plan every statement for its own parameters and the table as it is now, never from
+   * a plan cached earlier in the session (plan_cache_mode = force_custom_plan). For
+   * pools whose statements are few and whose plans must follow a table that grows:
+   * PostgreSQL caches a generic plan after five executions, and one cached while
+   * `tasks` was empty is a sequential scan. A node started on an empty database then
+   * scanned every row on each claim poll once an import had filled the table:
+   * 92 claims of 0 rows took 8.1 s of PostgreSQL's CPU in a million-task load
+   * (pg_stat_statements, `npx tsx bench/bulk.ts --pg-stats`), 88 ms each instead of
+   * 0.05 ms. Planning again costs 0.1–0.4 ms a statement.
+   */
+  customPlans?: boolean;
 }
 
 /** target_session_attrs of a URL ('' when absent). */
@@ -77,6 +89,7 @@ export function connect(opts: DbOptions): Sql {
       // rolling the claim back; others then claim the tasks. Our transactions never
       // wait on the client for more than milliseconds.
       ...(opts.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: String(opts.idleInTransactionTimeoutMs) } : {}),
+      ...(opts.customPlans ? { plan_cache_mode: 'force_custom_plan' } : {}),
     } as Record<string, string>,
   });
 }
