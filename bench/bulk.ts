@@ -11,6 +11,7 @@
 //          --cpu-prof=DIR (the Sundial node writes a V8 CPU profile there)
 //          --pg-stats (pg_stat_statements: the statements that took the most time, per system)
 //          --waits (what PostgreSQL's backends waited on during the load, sampled every 10 ms)
+//          --pg-set=k=v,k=v (PostgreSQL settings for the run, every system alike; a diagnostic)
 //          --sundial-roots=DIR,DIR (Sundial from each of these checkouts' dist/, e.g. main's
 //            beside this branch: system ids sundial@0, sundial@1, ...; default this checkout)
 //          --rounds=R (the list of systems R times over, alternating; medians at the end)
@@ -40,6 +41,11 @@ const SYSTEMS = (arg('systems') ?? 'sundial,graphile,pgboss,bullmq')
 const CPU_PROF = arg('cpu-prof');
 const PG_STATS = args.includes('--pg-stats');
 const WAITS = args.includes('--waits');
+/** server settings for this run (a diagnostic): --pg-set=shared_buffers=512MB,wal_compression=lz4 */
+const PG_SET = (args.find((a) => a.startsWith('--pg-set='))?.slice('--pg-set='.length) ?? '')
+  .split(',')
+  .filter(Boolean)
+  .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const);
 // dropping a benchmark database ends the idle connections of the peer's pool it left behind
 process.on('uncaughtException', (err: Error & { code?: string }) => {
   if (err.code === '57P01') return;
@@ -55,8 +61,9 @@ const { startEmbeddedPostgres } = (await import(join(ROOT, 'dist/server/store/em
 const pg = await startEmbeddedPostgres(join(work, 'pg'));
 const admin = postgres(pg.url, { max: 1, onnotice: () => {} });
 let benchUrl = pg.url.replace(/\/postgres$/, '/bench');
-if (PG_STATS) {
-  await admin`alter system set shared_preload_libraries = 'pg_stat_statements'`;
+if (PG_STATS || PG_SET.length) {
+  if (PG_STATS) await admin`alter system set shared_preload_libraries = 'pg_stat_statements'`;
+  for (const [k, v] of PG_SET) await admin.unsafe(`alter system set ${k} = '${v}'`);
   await admin.end();
   await pg.stop();
   Object.assign(pg, await startEmbeddedPostgres(join(work, 'pg')));
@@ -94,6 +101,14 @@ async function reset() {
     await r.flushall();
     r.disconnect();
   }
+}
+
+/** WAL written so far: bytes, full-page images, checkpoints (pg_stat_wal, pg_stat_checkpointer). */
+async function walState(): Promise<{ bytes: number; fpi: number; checkpoints: number }> {
+  const [r] = await sqlAdmin<{ bytes: string; fpi: string; checkpoints: string }[]>`
+    select pg_current_wal_lsn() - '0/0'::pg_lsn as bytes, (select wal_fpi from pg_stat_wal) as fpi,
+           (select num_done from pg_stat_checkpointer) as checkpoints`;
+  return { bytes: Number(r!.bytes), fpi: Number(r!.fpi), checkpoints: Number(r!.checkpoints) };
 }
 
 async function topStatements(label: string) {
@@ -371,7 +386,7 @@ function sampleWaits() {
 }
 const fmtCpu = (c: Cpu) => `${c.server === null ? '' : `server ${c.server.toFixed(0)} ms, `}PostgreSQL ${c.pg.toFixed(0)} ms, client ${c.client.toFixed(0)} ms`;
 const rows: Row[] = [];
-log(`bulk benchmark: N=${N.toLocaleString('en-US')}, ${IN_FLIGHT} bulk calls in flight, single creates ${SINGLE_IN_FLIGHT} in flight for ${SINGLE_SEC} s; ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}`);
+log(`bulk benchmark: N=${N.toLocaleString('en-US')}, ${IN_FLIGHT} bulk calls in flight, single creates ${SINGLE_IN_FLIGHT} in flight for ${SINGLE_SEC} s; ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}${PG_SET.length ? `; PostgreSQL ${PG_SET.map(([k, v]) => `${k}=${v}`).join(', ')}` : ''}`);
 for (const id of Array.from({ length: ROUNDS }, () => SYSTEMS).flat()) {
   if (id === 'bullmq' && !redisPort) continue;
   const s = makers[id]!();
@@ -398,10 +413,13 @@ for (const id of Array.from({ length: ROUNDS }, () => SYSTEMS).flat()) {
     await topStatements(`${s.name} load`);
     let cancel: Row['cancel'];
     if (s.cancel) {
+      const w0 = await walState();
       const c0 = performance.now();
       const { cancelled, left } = await s.cancel();
       cancel = { n: cancelled, s: (performance.now() - c0) / 1000, left };
-      log(`${s.name} cancel by prefix: ${cancelled.toLocaleString('en-US')} in ${cancel.s.toFixed(2)} s, ${left} left`);
+      const w1 = await walState();
+      // full-page images after a checkpoint made the same cancel write several times the WAL
+      log(`${s.name} cancel by prefix: ${cancelled.toLocaleString('en-US')} in ${cancel.s.toFixed(2)} s, ${left} left; WAL ${((w1.bytes - w0.bytes) / 1e6).toFixed(0)} MB, ${w1.fpi - w0.fpi} full-page images, checkpoints ${w1.checkpoints - w0.checkpoints} (${w0.checkpoints} before)`);
     }
     const { n: single, cpu: singleCpu } = await cpuOf(s, () => forDuration(SINGLE_SEC * 1000, SINGLE_IN_FLIGHT, (k) => s.one(k)));
     const singlePerS = single / SINGLE_SEC;

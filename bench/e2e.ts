@@ -22,7 +22,8 @@
 //           diagnostic: what its CPU on the same two cores costs the stream)
 // Options: --systems=sundial,graphile-tuned,pgboss-tuned,bullmq-tuned, --cpu-prof
 // (Sundial's node process writes a V8 CPU profile to bench/results/profiles/),
-// --heap-snapshot (a heap snapshot there just before T; writing it stalls that run).
+// --heap-snapshot (a heap snapshot there just before T; writing it stalls that run),
+// --sundial-node-args=a,b (more node arguments for Sundial's process, e.g. V8 flags).
 // `sundial@/path/to/checkout` runs another checkout's build (its dist/ built) as one
 // more system, so two builds alternate in one run (--repeat=k); --out=file writes the
 // results there instead of bench/results/e2e.json (and leaves the docs page alone).
@@ -90,6 +91,8 @@ export interface E2EResults {
 /** One steady run, with or without a bulk import through the batch API beside it. */
 export interface ImportRow {
   steady: { n: number; received: number; dups: number; lag: LagStats | null; p99BySlice?: number[] };
+  /** deliveries due in the stream's window later than 10 and 25 ms: left the node late (its fire-lag histogram), arrived late (the receiver) */
+  lateShare?: Record<'over10ms' | 'over25ms', { node: number; receiver: number }>;
   imported?: {
     n: number;
     loadS: number;
@@ -146,7 +149,7 @@ class Receiver {
   count(): Promise<{ received: number; dups: number; hung: number }> {
     return this.ask({ type: 'count' });
   }
-  report(): Promise<{ lags: (number | null)[]; dups: number; hung: number; maxConcurrent: number }> {
+  report(): Promise<{ lags: (number | null)[]; dups: number; hung: number; maxConcurrent: number; loop?: { p99Ms: number; maxMs: number } }> {
     return this.ask({ type: 'report' });
   }
   stop() {
@@ -159,7 +162,7 @@ class Receiver {
 
 export async function runE2E(ctx: E2EContext): Promise<void> {
   const { env, log, args } = ctx;
-  const arg = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  const arg = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const only = arg('e2e-only')?.split(',') ?? ['burst', 'hung', 'steady', 'import'];
   const systems = arg('systems')?.split(',') ?? ['sundial', 'graphile-tuned', 'pgboss-tuned', 'bullmq-tuned'];
   const repeat = Math.max(1, Number(arg('repeat') ?? 1));
@@ -167,6 +170,7 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
   const profile = args.includes('--cpu-prof');
   // a heap snapshot of Sundial's node just before T (what holding the burst costs); the write stalls that run
   const heapSnapshot = args.includes('--heap-snapshot');
+  const sundialNodeArgs = arg('sundial-node-args')?.split(',').filter(Boolean);
   const P = {
     burstN: Number(arg('n') ?? 20_000),
     hungN: Number(arg('hung-n') ?? 1000),
@@ -202,6 +206,7 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
         mkdirSync(profileDir, { recursive: true });
         s.nodeArgs.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profileDir}`);
       }
+      if (sundialNodeArgs) s.nodeArgs.push(...sundialNodeArgs);
       return s;
     }
     const [peer, tuned] = id.split('-') as ['graphile' | 'pgboss' | 'bullmq', string | undefined];
@@ -319,8 +324,8 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
    * stream, due spread evenly over the hour after the import starts. The receiver tells
    * the two apart by index.
    */
-  async function measureImport(load: boolean): Promise<ImportRow> {
-    const sys = makeSystem('sundial') as Sundial;
+  async function measureImport(load: boolean, id = 'sundial'): Promise<ImportRow> {
+    const sys = makeSystem(id) as Sundial;
     const steadyN = P.steadyRate * P.steadySec;
     const importN = load ? P.importN : 0;
     await ctx.reset();
@@ -376,6 +381,15 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
         heap.totalMb = Math.max(heap.totalMb, h.heapTotalMb);
       });
     }, 1000);
+    // the node's own fire lag (taken when each request goes out) over the stream's window,
+    // beside the receiver's: does a late delivery leave the node late, or arrive late?
+    const fireLag = (async () => {
+      await sleep(Math.max(0, T - Date.now()));
+      const a = await sys.fireLagBuckets();
+      await sleep(Math.max(0, end + 3000 - Date.now()));
+      const b = await sys.fireLagBuckets();
+      return Object.fromEntries(Object.keys(b).map((le) => [le, b[le]! - (a[le] ?? 0)]));
+    })().catch(() => undefined);
     // with the import, the window goes on --import-tail seconds with only imported tasks due
     const tailMs = load ? P.importTailSec * 1000 : 0;
     await sleep(Math.max(0, end + tailMs + 3000 - Date.now()));
@@ -405,8 +419,17 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     // the stream's p99 by 10-s slice of its due times: where in the window the late ones were
     const sliceN = P.steadyRate * 10;
     const p99BySlice = Array.from({ length: Math.ceil(steadyN / sliceN) }, (_, k) => lagStats(steadyLags.slice(k * sliceN, (k + 1) * sliceN))?.p99 ?? NaN);
+    // share of the window's deliveries later than 10 and 25 ms: at the node, at the receiver
+    const nodeLag = await fireLag;
+    const windowLags = lags.filter((v, k) => Number.isFinite(v) && (k < steadyN || (imported && imported.dueOf(k - steadyN) <= end)));
+    const over = (ms: number) => ({
+      node: nodeLag ? 1 - (nodeLag[String(ms / 1000)] ?? 0) / (nodeLag['+Inf'] || 1) : NaN,
+      receiver: windowLags.filter((v) => v > ms).length / (windowLags.length || 1),
+    });
+    const lateShare = { over10ms: over(10), over25ms: over(25) };
     const row: ImportRow = {
       steady: { n: steadyN, received: st?.n ?? 0, dups: rep.dups, lag: st, p99BySlice },
+      lateShare,
       peakRssMb: usage.peakRssMb,
       heapPeakMb: heap,
       gc,
@@ -448,12 +471,15 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
       }
     }
     const f = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(0));
+    const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(2)} %` : '–');
     const im = row.imported;
     log(
       `  steady${load ? ` + import of ${importN}` : ''}: steady received ${row.steady.received}/${steadyN} p50 ${f(st?.p50)} p99 ${f(st?.p99)} max ${f(st?.max)} ms (p99 by 10 s: ${p99BySlice.map((v) => f(v)).join(' ')})` +
         (im ? `; imported in ${im.loadS.toFixed(1)} s; imported due in the window: while loading ${im.whileLoading.received}/${im.whileLoading.due} p99 ${f(im.whileLoading.lag?.p99)} ms, after ${im.after.received}/${im.after.due} p99 ${f(im.after.lag?.p99)} max ${f(im.after.lag?.max)} ms, rss after ≤ ${im.rssAfterMb.toFixed(0)} MB` +
             (im.tail ? `; then ${im.tail.seconds} s of imported only: ${im.tail.received}/${im.tail.due} p99 ${f(im.tail.lag?.p99)} max ${f(im.tail.lag?.max)} ms, rss ≤ ${im.tail.rssMaxMb.toFixed(0)} MB (≤ ${im.tail.rssSettledMb?.toFixed(0)} MB in its second half)` : '')
           : '') +
+        `; later than 10 / 25 ms: at the node ${pct(lateShare.over10ms.node)} / ${pct(lateShare.over25ms.node)}, at the receiver ${pct(lateShare.over10ms.receiver)} / ${pct(lateShare.over25ms.receiver)}` +
+        (rep.loop ? ` (the receiver's event loop: p99 ${rep.loop.p99Ms.toFixed(1)} ms, max ${rep.loop.maxMs.toFixed(0)} ms)` : '') +
         `; dups ${rep.dups}; peak rss ${row.peakRssMb.toFixed(0)} MB (heap used ≤ ${heap.usedMb} MB of ≤ ${heap.totalMb} MB), gc ${Object.entries(gc).map(([k, v]) => `${k} ${v.count}× ${v.sumMs} ms`).join(', ')}, cpu ${row.cpuS.toFixed(1)} s pg ${row.pgCpuS.toFixed(1)} s, load ${loadAvg}`,
     );
     return row;
@@ -482,13 +508,18 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
       for (const id of systems) rows.push(await measure(id, 0, { n: P.steadyRate * P.steadySec, rate: P.steadyRate }).catch((err) => errorRow(id, 0, err, log)));
       results.steady = rows;
     }
-    if (only.includes('import') && systems.includes('sundial')) {
-      log(`import: ${P.importPairs} interleaved pairs of a steady ${P.steadyRate}/s for ${P.steadySec} s, without and with ${P.importN} tasks loaded through the batch API beside it`);
-      const out: { without: ImportRow; with: ImportRow }[] = [];
+    // every Sundial build listed (sundial, sundial@/other/checkout) in turn, pair by pair
+    const builds = systems.filter((id) => id === 'sundial' || id.startsWith('sundial@'));
+    if (only.includes('import') && builds.length) {
+      log(`import: ${P.importPairs} interleaved pairs of a steady ${P.steadyRate}/s for ${P.steadySec} s, without and with ${P.importN} tasks loaded through the batch API beside it${builds.length > 1 ? `; builds ${builds.join(', ')} in turn` : ''}`);
+      const out: { without: ImportRow; with: ImportRow; system?: string }[] = [];
       for (let r = 0; r < P.importPairs; r++) {
-        const without = await measureImport(false);
-        const withImport = await measureImport(true);
-        out.push({ without, with: withImport });
+        for (const id of builds) {
+          const without = await measureImport(false, id);
+          const withImport = await measureImport(true, id);
+          out.push({ without, with: withImport, ...(builds.length > 1 ? { system: id } : {}) });
+          if (builds.length > 1) log(`  ${id}: stream p99 ${without.steady.lag?.p99} / ${withImport.steady.lag?.p99} ms = ${((withImport.steady.lag?.p99 ?? NaN) / (without.steady.lag?.p99 ?? NaN)).toFixed(2)}x`);
+        }
       }
       results.import = { pairs: out };
     }

@@ -9,9 +9,11 @@
 //   ← { type: 'ready', okPort, hungPort }
 //   → { type: 'reset', n }   ← { type: 'reset' }
 //   → { type: 'count' }      ← { type: 'count', received, dups, hung, maxConcurrent }
-//   → { type: 'report' }     ← { type: 'report', lags: (number|null)[], dups, hung, maxConcurrent }
+//   → { type: 'report' }     ← { type: 'report', lags: (number|null)[], dups, hung, maxConcurrent,
+//                                loop: { p99Ms, maxMs } (its event-loop delay since the reset) }
 //   → { type: 'stop' }       ← exits
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const cfg = JSON.parse(process.env.BENCH_RECEIVER ?? '{}');
 let n = cfg.n ?? 0;
@@ -21,6 +23,9 @@ let dups = 0;
 let hung = 0;
 let open = 0;
 let maxConcurrent = 0;
+// the receiver's own event-loop delay since the last reset: is a late arrival its own wait?
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
 
 const ok = createServer((req, res) => {
   open++;
@@ -69,9 +74,13 @@ process.on('message', (m) => {
     dups = 0;
     hung = 0;
     maxConcurrent = 0;
+    loopDelay.reset();
     process.send({ type: 'reset' });
   } else if (m.type === 'count') process.send({ type: 'count', received, dups, hung, maxConcurrent });
-  else if (m.type === 'report') process.send({ type: 'report', lags: Array.from(lags), dups, hung, maxConcurrent });
+  else if (m.type === 'report') {
+    const loop = { p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 };
+    process.send({ type: 'report', lags: Array.from(lags), dups, hung, maxConcurrent, loop });
+  }
   else if (m.type === 'stop') process.exit(0);
 });
 process.on('disconnect', () => process.exit(0));

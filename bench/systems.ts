@@ -118,6 +118,14 @@ export class Sundial implements System {
     }
   }
 
+  /** sundial_fire_lag_seconds buckets (cumulative counts by upper bound, in seconds as written) */
+  async fireLagBuckets(): Promise<Record<string, number>> {
+    const text = await (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
+    const out: Record<string, number> = {};
+    for (const m of text.matchAll(/^sundial_fire_lag_seconds_bucket\{le="([^"]+)"\} (\S+)/gm)) out[m[1]!] = Number(m[2]);
+    return out;
+  }
+
   /**
    * End to end: webhook tasks, each POSTing {i, due} to `url` (its own JSON body), stored
    * in the shape POST /api/tasks stores them; one statement per 20k rows.
