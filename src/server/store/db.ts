@@ -21,13 +21,12 @@ export interface DbOptions {
   /**
    * Plan every statement for its own parameters and the table as it is now, never from
    * a plan cached earlier in the session (plan_cache_mode = force_custom_plan). For
-   * pools whose statements are few and whose plans must follow a table that grows:
-   * PostgreSQL caches a generic plan after five executions, and one cached while
-   * `tasks` was empty is a sequential scan. A node started on an empty database then
-   * scanned every row on each claim poll once an import had filled the table:
-   * 92 claims of 0 rows took 8.1 s of PostgreSQL's CPU in a million-task load
-   * (pg_stat_statements, `npx tsx bench/bulk.ts --pg-stats`), 88 ms each instead of
-   * 0.05 ms. Planning again costs 0.1–0.4 ms a statement.
+   * pools whose statements are few and whose plans must follow tables that grow:
+   * PostgreSQL caches a generic plan after five executions, and one cached while a table
+   * was empty is a sequential scan that stays until the table is next analysed
+   * (test/store/plans.test.ts). This does not save a plan from missing statistics: the
+   * claim, which met both in a million-task import, fixes its own (runs.ts,
+   * walkDueIndex). Planning again costs 0.1–0.4 ms a statement.
    */
   customPlans?: boolean;
 }
