@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import type { Run, RunPage, Task } from '../../src/shared/schemas.js';
 import { formatInstant } from '../../src/web/lib/time.js';
 import { api, eventually, startNode, type TestNode } from '../support/node.js';
@@ -225,6 +225,27 @@ describe('operator views in Chromium', () => {
       await screenshot(phone.page, 'overview-upcoming-phone');
     } finally {
       await phone.context.close();
+    }
+  }, 60_000);
+
+  it('refreshes a view once its event stream opens: a run that finished between the first fetch and the stream shows', async () => {
+    // the event stream answers 6 s late: the run below finishes after the list's first
+    // fetch and before the stream is open, so no event about it ever reaches this page
+    const slowEvents = async (route: Route) => {
+      await new Promise((r) => setTimeout(r, 6_000));
+      await route.continue().catch(() => {});
+    };
+    await page.route('**/api/events**', slowEvents);
+    try {
+      const task = await create({ name: 'Finished before the stream opened', schedule: { type: 'once', at: new Date(Date.now() + 3_000).toISOString() } });
+      const first = page.waitForResponse((r) => r.url().includes(`/api/runs?`) && r.url().includes(task.id));
+      await page.goto(`${node.url}/executions?taskId=${task.id}`);
+      const firstItems = ((await (await first).json()) as RunPage).items;
+      expect(firstItems.filter((r) => r.status === 'succeeded')).toHaveLength(0);
+      const done = await eventually(async () => (await runsOf(task.id)).find((r) => r.status === 'succeeded'), 30_000);
+      await page.locator(`tr[data-run-id="${done.id}"][data-status="succeeded"]`).waitFor({ timeout: 20_000 });
+    } finally {
+      await page.unroute('**/api/events**', slowEvents);
     }
   }, 60_000);
 

@@ -69,8 +69,10 @@ export function LiveEventsProvider({ children, url = '/api/events' }: { children
     const connect = () => {
       source = new EventSource(eventsUrl(url, token));
       source.addEventListener('open', () => {
-        // Anything may have changed while we were away: refresh every view once.
-        if (failures > 0) void client.invalidateQueries();
+        // Anything may have changed before the stream opened, while we were away or, on the
+        // first open, between a view's first fetch and now (a run that succeeded then
+        // stayed "pending" on screen: the UI test of a retry caught it): refresh every view once.
+        void client.invalidateQueries();
         failures = 0;
         setStatus('live');
       });
