@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
@@ -68,7 +69,6 @@ function keyNotFound(key: string): ApiError {
 export const BATCH_WRITES = 4;
 /** Runs a batch claimed that are handed to the executor in one turn of the event loop. */
 const HOLD_SLICE = 100;
-const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /**
  * At most `max()` at a time (read at each start and end); the rest wait their turn, in
@@ -200,7 +200,7 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
         // and holding them all in one turn held up the timer (alternated, 2 pairs each: the
         // stream's p99 beside an import 3.0 and 3.7x the run without it, in slices 2.3 and 2.4x)
         for (let i = 0; i < answer.claimed.length; i += HOLD_SLICE) {
-          if (i) await yieldToLoop();
+          if (i) await nextTurn();
           claimer?.holdCreated(answer.claimed.slice(i, i + HOLD_SLICE));
         }
         for (const e of answer.scheduleErrors) req.log.error({ taskId: e.taskId, err: e.message }, 'schedule could not be evaluated; task stopped');
