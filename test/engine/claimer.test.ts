@@ -12,6 +12,7 @@ import { Heartbeat } from '../../src/server/scheduler/heartbeat.js';
 import { InFlight } from '../../src/server/scheduler/service.js';
 import type { Sql } from '../../src/server/store/db.js';
 import { runsClaimOrphaned, runsComplete, type RunResult } from '../../src/server/store/runs.js';
+import { taskDelete } from '../../src/server/store/tasks.js';
 import { ManualClock } from '../../src/server/time/clock.js';
 import { startPgProxy } from '../support/pg-proxy.js';
 import { onceTasks, registerNode, storeDatabase, type StoreDb } from '../support/store.js';
@@ -121,6 +122,34 @@ describe('claim-ahead', () => {
     expect(a.executor.held).toBeLessThan(300);
     await a.claimer.stop();
     clock.advance(20_000);
+  });
+});
+
+describe('claimed by a create, cancelled before it is held', () => {
+  it('drops a run whose task was deleted or rescheduled between the create\'s commit and the hold, and fires the others', async () => {
+    const clock = new ManualClock(Date.now());
+    const due = new Date(clock.now().getTime() + 20_000); // inside the horizon: claimed by the create
+    await registerNode(s.sql, 'create-hold');
+    const n = engineNode({ sql: s.sql, nodeId: 'create-hold', clock });
+    n.claimer.start();
+    await n.claimer.idle();
+    const before = n.executor.held; // what earlier tests left due
+    const [kept, deleted, rescheduled] = await onceTasks(s.sql, 3, due);
+    // the create's own claim, in its transaction
+    const runs = await s.sql.begin((tx) => n.claimer.claimCreated(tx, [kept!, deleted!, rescheduled!]));
+    expect(runs).toHaveLength(3);
+    // committed after the create and before the node held the runs: their notices (the
+    // only other way the node hears of it) found nothing to drop; this node gets none
+    expect(await taskDelete(s.sql, deleted!)).toBe(true);
+    await s.sql`delete from runs where task_id = ${rescheduled!}`; // a new schedule removes what was claimed ahead
+    n.claimer.holdCreated(runs);
+    expect(n.executor.held).toBe(before + 3);
+    await n.claimer.idle();
+    expect(n.executor.held).toBe(before + 1);
+    clock.advance(20_000);
+    const mine = new Set(runs.map((r) => r.id));
+    expect(n.results.filter((r) => mine.has(r.id)).map((r) => r.id)).toEqual(runs.filter((r) => r.taskId === kept).map((r) => r.id));
+    await n.claimer.stop();
   });
 });
 

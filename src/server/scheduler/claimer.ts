@@ -13,6 +13,13 @@ import type { InFlight, Service } from './service.js';
 
 /** Work beyond the lookahead is claimed in transactions this many times larger. */
 const AHEAD_BATCHES = 5;
+/**
+ * Runs claimed by creates are checked against the database this long after they are
+ * held; one statement covers every create held meanwhile (Claimer.holdCreated).
+ */
+const CONFIRM_DELAY_MS = 50;
+/** The most held runs one confirming statement looks up. */
+const CONFIRM_MAX = 5000;
 
 /** What the claimer needs to know of the node's lease and the cluster (heartbeat.ts). */
 export interface LeaseView {
@@ -70,6 +77,9 @@ export class Claimer implements Service {
   private reconcileNeeded = false;
   private readonly refresh = new Set<string>();
   private unsubscribe: (() => void)[] = [];
+  /** runs held from creates, not yet checked against the database */
+  private toConfirm: ClaimedRun[] = [];
+  private confirming?: Promise<void>;
 
   constructor(private readonly deps: ClaimerDeps) {}
 
@@ -99,6 +109,7 @@ export class Claimer implements Service {
     this.timer?.cancel();
     this.timer = undefined;
     await this.loop;
+    await this.confirming;
   }
 
   /** Claim now (a task became due soon, or runs were handed back). */
@@ -125,9 +136,9 @@ export class Claimer implements Service {
     });
   }
 
-  /** Resolves when the round in progress (if any) is over. */
+  /** Resolves when the round in progress (if any) and the check of runs held from creates are over. */
   async idle(): Promise<void> {
-    while (this.loop) await this.loop;
+    while (this.loop || this.confirming) await (this.loop ?? this.confirming);
   }
 
   /**
@@ -196,12 +207,47 @@ export class Claimer implements Service {
     };
   }
 
-  /** The creating transaction committed: hold what it claimed. */
+  /**
+   * The creating transaction committed: hold what it claimed. A change that cancelled
+   * those runs in between (a delete or a new schedule right after the create, committed
+   * before the node held them) sent its notice while nothing was held to drop, and the
+   * run would fire once for a cancelled task. So the runs are looked up again once
+   * held: a change committed before that read is seen in it, one committed after sends
+   * its notice to runs already held. The batch path holds in slices, several turns after
+   * its commit (api/tasks.ts), so its window was wide enough to hit.
+   */
   holdCreated(runs: ClaimedRun[]): void {
     if (!runs.length) return;
     this.deps.executor.hold(runs);
     this.deps.metrics.claimBatch.observe(runs.length);
     this.deps.onClaimed?.(runs.length);
+    for (const r of runs) this.toConfirm.push(r);
+    this.confirmLater();
+  }
+
+  private confirmLater(): void {
+    this.confirming ??= this.confirmHeld().finally(() => {
+      this.confirming = undefined;
+      if (this.toConfirm.length) this.confirmLater();
+    });
+  }
+
+  /** Drops runs held from creates that the database no longer has pending for this node. */
+  private async confirmHeld(): Promise<void> {
+    const { sql, nodeId, executor, log } = this.deps;
+    // one statement for every create held meanwhile (single creates come one by one)
+    await new Promise((r) => setTimeout(r, CONFIRM_DELAY_MS));
+    while (this.toConfirm.length) {
+      const runs = this.toConfirm.splice(0, CONFIRM_MAX);
+      try {
+        const mine = await runsStillOwned(sql, nodeId, runs.map((r) => ({ id: r.id, attempt: r.attempt })));
+        const gone = executor.forget(new Set(runs.filter((r) => !mine.has(r.id)).map((r) => r.id)));
+        if (gone) log.info({ dropped: gone }, 'runs claimed by creates were cancelled before they were held: dropped');
+      } catch (err) {
+        // the database is away: what was cancelled meanwhile fires and its result is fenced, as before this check
+        log.warn({ err, runs: runs.length }, 'could not check runs claimed by creates');
+      }
+    }
   }
 
   /**
