@@ -1,13 +1,17 @@
 // Bulk registration, side by side in one run (`npm run bench:bulk`):
-//   load     N one-time tasks (keys for Sundial), each system through its own bulk call,
-//            `inFlight` calls at a time: Sundial POST /api/tasks/batch (1,000 a request,
-//            Prefer: return=minimal), graphile-worker addJobs, pg-boss insert, BullMQ addBulk
+//   load     N one-time tasks with keys, each system through its own bulk call and its own
+//            kind of key, `inFlight` calls at a time: Sundial POST /api/tasks/batch (1,000 a
+//            request, Prefer: return=minimal, `key`), graphile-worker addJobs (`jobKey`),
+//            pg-boss insert (`singletonKey` on a queue of policy short: one queued job a key),
+//            BullMQ addBulk (`jobId`). The same loads without keys (`graphile-nokeys`,
+//            `pgboss-nokeys`, `bullmq-nokeys`) show each peer's fastest path beside them.
 //   single   single creates with 16 in flight for `singleSec` seconds: POST /api/tasks
 //            against pg-boss send, graphile-worker addJob and BullMQ add
 //   cancel   DELETE /api/tasks?keyPrefix= over a tenth of the loaded tasks
 //            (100,000 when N is 1,000,000), then none of them left to fire
 // Every system gets a fresh database (and an empty Redis) on the same embedded PostgreSQL.
-// Options: --n=1000000 --in-flight=4 --single-sec=10 --systems=sundial,graphile,pgboss,bullmq
+// Options: --n=1000000 --in-flight=4 --single-sec=10
+//          --systems=sundial,graphile,pgboss,bullmq,graphile-nokeys,pgboss-nokeys,bullmq-nokeys
 //          --cpu-prof=DIR (the Sundial node writes a V8 CPU profile there)
 //          --pg-stats (pg_stat_statements: the statements that took the most time, per system)
 //          --waits (what PostgreSQL's backends waited on during the load, sampled every 10 ms)
@@ -35,7 +39,7 @@ const SINGLE_SEC = Number(arg('single-sec') ?? 10);
 const SINGLE_IN_FLIGHT = 16;
 const SUNDIAL_ROOTS = (arg('sundial-roots') ?? ROOT).split(',').map((r) => resolve(r));
 const ROUNDS = Number(arg('rounds') ?? 1);
-const SYSTEMS = (arg('systems') ?? 'sundial,graphile,pgboss,bullmq')
+const SYSTEMS = (arg('systems') ?? 'sundial,graphile,pgboss,bullmq,graphile-nokeys,pgboss-nokeys,bullmq-nokeys')
   .split(',')
   .flatMap((id) => (id === 'sundial' ? SUNDIAL_ROOTS.map((_, k) => `sundial@${k}`) : [id]));
 const CPU_PROF = arg('cpu-prof');
@@ -103,6 +107,17 @@ async function reset() {
   }
 }
 
+/** A count(*) in the benchmark database. */
+async function benchCount(query: string): Promise<number> {
+  const db = postgres(benchUrl, { max: 1, onnotice: () => {} });
+  try {
+    const [r] = await db.unsafe(query);
+    return Number(r!.count);
+  } finally {
+    await db.end();
+  }
+}
+
 /** WAL written so far: bytes, full-page images, checkpoints (pg_stat_wal, pg_stat_checkpointer). */
 async function walState(): Promise<{ bytes: number; fpi: number; checkpoints: number }> {
   const [r] = await sqlAdmin<{ bytes: string; fpi: string; checkpoints: string }[]>`
@@ -155,6 +170,8 @@ async function forDuration(ms: number, width: number, job: (k: number) => Promis
 // Due over the hour after the next one: nothing fires while the benchmark loads.
 const t0 = Date.now() + 3_600_000;
 const dueOf = (i: number) => t0 + Math.floor((i / N) * 3_600_000);
+// every system's keys: u0/ … u9/, a tenth of the tasks under each prefix
+const keyOf = (i: number) => `u${i % 10}/task-${i}`;
 
 // ------------------------------------------------------------------ systems
 
@@ -162,12 +179,16 @@ interface Subject {
   name: string;
   call: string;
   chunk: number;
+  /** false: the single creates are measured on the system's other variant (they carry no key) */
+  single?: boolean;
   start(): Promise<void>;
   bulk(from: number, to: number): Promise<void>;
   one(i: number): Promise<void>;
   /** the server process, when the system has one (its CPU is counted) */
   pid?(): number | undefined;
   cancel?(): Promise<{ cancelled: number; left: number }>;
+  /** how many of the loaded tasks the system holds (each key once): checked against N */
+  stored(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -175,8 +196,6 @@ function sundial(root: string, label: string): Subject {
   let child: ChildProcess | undefined;
   let base = '';
   let pool: Pool | undefined;
-  // u0/ … u9/: a tenth of the tasks under each prefix
-  const key = (i: number) => `u${i % 10}/task-${i}`;
   const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
     for (;;) {
       const r = await pool!.request({ path, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
@@ -208,13 +227,17 @@ function sundial(root: string, label: string): Subject {
     },
     async bulk(from, to) {
       const tasks = [];
-      for (let i = from; i < to; i++) tasks.push({ key: key(i), name: `reminder ${i}`, schedule: { type: 'once', at: new Date(dueOf(i)).toISOString() }, payload: { i } });
+      for (let i = from; i < to; i++) tasks.push({ key: keyOf(i), name: `reminder ${i}`, schedule: { type: 'once', at: new Date(dueOf(i)).toISOString() }, payload: { i } });
       await post('/api/tasks/batch', { tasks }, { prefer: 'return=minimal' });
     },
     async one(i) {
       await post('/api/tasks', { name: `single ${i}`, schedule: { type: 'once', at: new Date(dueOf(i % N)).toISOString() }, payload: { i } });
     },
     pid: () => child?.pid,
+    async stored() {
+      const r = await fetch(`${base}/api/tasks?count=true&limit=1`);
+      return ((await r.json()) as { total: number }).total;
+    },
     async cancel() {
       const r = await fetch(`${base}/api/tasks?keyPrefix=u3/`, { method: 'DELETE' });
       const { cancelled } = (await r.json()) as { cancelled: number };
@@ -231,12 +254,13 @@ function sundial(root: string, label: string): Subject {
   };
 }
 
-function graphile(): Subject {
+function graphile(keyed: boolean): Subject {
   let utils: import('graphile-worker').WorkerUtils | undefined;
   return {
-    name: 'graphile-worker',
-    call: 'addJobs',
+    name: keyed ? 'graphile-worker' : 'graphile-worker, no keys',
+    call: keyed ? 'addJobs (jobKey)' : 'addJobs',
     chunk: 5000,
+    single: keyed,
     async start() {
       const { makeWorkerUtils } = await import('graphile-worker');
       utils = await makeWorkerUtils({ connectionString: benchUrl });
@@ -244,51 +268,58 @@ function graphile(): Subject {
     },
     async bulk(from, to) {
       const jobs = [];
-      for (let i = from; i < to; i++) jobs.push({ identifier: 'bench', payload: { i }, runAt: new Date(dueOf(i)) });
+      for (let i = from; i < to; i++) jobs.push({ identifier: 'bench', payload: { i }, runAt: new Date(dueOf(i)), ...(keyed ? { jobKey: keyOf(i) } : {}) });
       await utils!.addJobs(jobs);
     },
     async one(i) {
       await utils!.addJob('bench', { i }, { runAt: new Date(dueOf(i % N)) });
     },
+    stored: () => benchCount('select count(*) from graphile_worker._private_jobs'),
     async stop() {
       await utils?.release();
     },
   };
 }
 
-function pgboss(): Subject {
+function pgboss(keyed: boolean): Subject {
   let boss: import('pg-boss').default | undefined;
+  // keyed: a queue of policy short, whose unique index keeps one queued job a singletonKey
+  const queue = keyed ? 'bench-keys' : 'bench';
   return {
-    name: 'pg-boss',
-    call: 'insert',
+    name: keyed ? 'pg-boss' : 'pg-boss, no keys',
+    call: keyed ? 'insert (singletonKey, policy short)' : 'insert',
     chunk: 5000,
+    single: keyed,
     async start() {
       const { default: PgBoss } = await import('pg-boss');
       boss = new PgBoss({ connectionString: benchUrl, supervise: false, schedule: false, max: 20 });
       boss.on('error', () => {});
       await boss.start();
       await boss.createQueue('bench').catch(() => {});
+      if (keyed) await boss.createQueue(queue, { name: queue, policy: 'short' });
     },
     async bulk(from, to) {
       const jobs = [];
-      for (let i = from; i < to; i++) jobs.push({ name: 'bench', data: { i }, startAfter: new Date(dueOf(i)) });
+      for (let i = from; i < to; i++) jobs.push({ name: queue, data: { i }, startAfter: new Date(dueOf(i)), ...(keyed ? { singletonKey: keyOf(i) } : {}) });
       await boss!.insert(jobs);
     },
     async one(i) {
       await boss!.send('bench', { i }, { startAfter: new Date(dueOf(i % N)) });
     },
+    stored: () => benchCount(`select count(*) from pgboss.job where name = '${queue}'`),
     async stop() {
       await boss?.stop({ graceful: false, wait: true, timeout: 2000 }).catch(() => {});
     },
   };
 }
 
-function bullmq(): Subject {
+function bullmq(keyed: boolean): Subject {
   let queue: import('bullmq').Queue | undefined;
   return {
-    name: 'BullMQ',
-    call: 'addBulk',
+    name: keyed ? 'BullMQ' : 'BullMQ, no keys',
+    call: keyed ? 'addBulk (jobId)' : 'addBulk',
     chunk: 1000,
+    single: keyed,
     async start() {
       const { Queue } = await import('bullmq');
       queue = new Queue('bench', { connection: { host: '127.0.0.1', port: redisPort!, maxRetriesPerRequest: null } });
@@ -297,20 +328,28 @@ function bullmq(): Subject {
     async bulk(from, to) {
       const now = Date.now();
       const jobs = [];
-      for (let i = from; i < to; i++) jobs.push({ name: 'bench', data: { i }, opts: { timestamp: now, delay: dueOf(i) - now, removeOnComplete: { count: 1000 } } });
+      for (let i = from; i < to; i++) jobs.push({ name: 'bench', data: { i }, opts: { timestamp: now, delay: dueOf(i) - now, removeOnComplete: { count: 1000 }, ...(keyed ? { jobId: keyOf(i) } : {}) } });
       await queue!.addBulk(jobs);
     },
     async one(i) {
       const now = Date.now();
       await queue!.add('bench', { i }, { timestamp: now, delay: dueOf(i % N) - now, removeOnComplete: { count: 1000 } });
     },
+    stored: async () => (await queue!.getJobCounts('delayed')).delayed ?? 0,
     async stop() {
       await queue?.close();
     },
   };
 }
 
-const makers: Record<string, () => Subject> = { graphile, pgboss, bullmq };
+const makers: Record<string, () => Subject> = {
+  graphile: () => graphile(true),
+  pgboss: () => pgboss(true),
+  bullmq: () => bullmq(true),
+  'graphile-nokeys': () => graphile(false),
+  'pgboss-nokeys': () => pgboss(false),
+  'bullmq-nokeys': () => bullmq(false),
+};
 SUNDIAL_ROOTS.forEach((root, k) => {
   const label = SUNDIAL_ROOTS.length > 1 ? `Sundial (${root.split('/').pop()})` : 'Sundial';
   makers[`sundial@${k}`] = () => sundial(root, label);
@@ -388,7 +427,7 @@ const fmtCpu = (c: Cpu) => `${c.server === null ? '' : `server ${c.server.toFixe
 const rows: Row[] = [];
 log(`bulk benchmark: N=${N.toLocaleString('en-US')}, ${IN_FLIGHT} bulk calls in flight, single creates ${SINGLE_IN_FLIGHT} in flight for ${SINGLE_SEC} s; ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}${PG_SET.length ? `; PostgreSQL ${PG_SET.map(([k, v]) => `${k}=${v}`).join(', ')}` : ''}`);
 for (const id of Array.from({ length: ROUNDS }, () => SYSTEMS).flat()) {
-  if (id === 'bullmq' && !redisPort) continue;
+  if (id.startsWith('bullmq') && !redisPort) continue;
   const s = makers[id]!();
   await reset();
   await s.start();
@@ -410,6 +449,9 @@ for (const id of Array.from({ length: ROUNDS }, () => SYSTEMS).flat()) {
     const idle = machineIdle(idle0);
     log(`${s.name} ${s.call}: ${N.toLocaleString('en-US')} in ${loadS.toFixed(1)} s = ${Math.round(N / loadS).toLocaleString('en-US')}/s; CPU per 1,000: ${fmtCpu(loadCpu)}; the cores were ${(idle * 100).toFixed(0)} % idle`);
     if (waits) log(`  PostgreSQL backends during the load (share of samples): ${await waits()}`);
+    // every task stored once: a key that dropped a task, or a load that lost some, fails the run
+    const stored = await s.stored();
+    if (stored !== N) throw new Error(`${s.name}: ${stored} of ${N} tasks stored after the load`);
     await topStatements(`${s.name} load`);
     let cancel: Row['cancel'];
     if (s.cancel) {
@@ -421,9 +463,14 @@ for (const id of Array.from({ length: ROUNDS }, () => SYSTEMS).flat()) {
       // full-page images after a checkpoint made the same cancel write several times the WAL
       log(`${s.name} cancel by prefix: ${cancelled.toLocaleString('en-US')} in ${cancel.s.toFixed(2)} s, ${left} left; WAL ${((w1.bytes - w0.bytes) / 1e6).toFixed(0)} MB, ${w1.fpi - w0.fpi} full-page images, checkpoints ${w1.checkpoints - w0.checkpoints} (${w0.checkpoints} before)`);
     }
-    const { n: single, cpu: singleCpu } = await cpuOf(s, () => forDuration(SINGLE_SEC * 1000, SINGLE_IN_FLIGHT, (k) => s.one(k)));
-    const singlePerS = single / SINGLE_SEC;
-    log(`${s.name} single creates, ${SINGLE_IN_FLIGHT} in flight: ${Math.round(singlePerS).toLocaleString('en-US')}/s; CPU per 1,000: ${fmtCpu(singleCpu)}`);
+    let singlePerS = NaN;
+    let singleCpu: Cpu = { server: null, pg: NaN, client: NaN };
+    if (s.single !== false) {
+      const single = await cpuOf(s, () => forDuration(SINGLE_SEC * 1000, SINGLE_IN_FLIGHT, (k) => s.one(k)));
+      singlePerS = single.n / SINGLE_SEC;
+      singleCpu = single.cpu;
+      log(`${s.name} single creates, ${SINGLE_IN_FLIGHT} in flight: ${Math.round(singlePerS).toLocaleString('en-US')}/s; CPU per 1,000: ${fmtCpu(singleCpu)}`);
+    }
     rows.push({ system: s.name, call: s.call, loadS, loadPerS: N / loadS, singlePerS, cancel, loadCpu, singleCpu });
   } finally {
     await s.stop();
@@ -452,14 +499,15 @@ const summary = [...bySystem].map(([system, rs]) => ({
 }));
 // ratios against this checkout's Sundial (the last of --sundial-roots)
 const sun = summary.filter((r) => r.system.startsWith('Sundial')).pop();
-const fmt = (v: number) => Math.round(v).toLocaleString('en-US');
+const fmt = (v: number) => (Number.isNaN(v) ? '–' : Math.round(v).toLocaleString('en-US'));
+const ratio = (a: number | undefined, b: number) => (a === undefined || Number.isNaN(a) || Number.isNaN(b) ? '–' : (a / b).toFixed(2));
 const lines = [
   `N = ${fmt(N)} one-time tasks, ${IN_FLIGHT} bulk calls in flight; single creates ${SINGLE_IN_FLIGHT} in flight for ${SINGLE_SEC} s; ${ROUNDS > 1 ? `medians of ${ROUNDS} alternating rounds; ` : ''}ratios: ${sun?.system ?? '–'} ÷ this`,
   '',
   '| system | bulk call | load time | tasks/s | ratio | single creates/s | ratio |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
   ...summary.map((r) =>
-    `| ${r.system} | ${r.call} | ${r.loadS.toFixed(1)} s | ${fmt(r.loadPerS)} | ${sun ? (sun.loadPerS / r.loadPerS).toFixed(2) : '–'} | ${fmt(r.singlePerS)} | ${sun ? (sun.singlePerS / r.singlePerS).toFixed(2) : '–'} |`,
+    `| ${r.system} | ${r.call} | ${r.loadS.toFixed(1)} s | ${fmt(r.loadPerS)} | ${ratio(sun?.loadPerS, r.loadPerS)} | ${fmt(r.singlePerS)} | ${ratio(sun?.singlePerS, r.singlePerS)} |`,
   ),
   '',
   ...summary.filter((r) => r.cancel).map((r) => `${r.system}: cancel by key prefix, ${fmt(r.cancel!.n)} tasks in ${r.cancel!.s.toFixed(2)} s; ${r.cancel!.left} left under the prefix.`),
