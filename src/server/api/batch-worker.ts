@@ -7,7 +7,7 @@ import { ApiError } from '../errors.js';
 import { BULK_NICE, BulkPriority } from '../store/background.js';
 import { connect } from '../store/db.js';
 import { parseAllowList } from '../webhooks/ssrf.js';
-import { BatchFailed, runBatch, type BatchEnv } from './batch.js';
+import { BatchFailed, KeyGuess, runBatch, type BatchEnv } from './batch.js';
 import { errorData, type FromThread, type ThreadSettings, type ToThread } from './batch-thread.js';
 
 const settings = workerData as ThreadSettings;
@@ -41,6 +41,7 @@ const priority = new BulkPriority();
 const env: BatchEnv = {
   sql,
   lookaheadMs: settings.lookaheadMs,
+  keys: new KeyGuess(),
   allow: parseAllowList(settings.webhookAllow),
   onTransaction: (tx) => priority.mark(tx),
 };

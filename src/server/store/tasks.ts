@@ -214,10 +214,10 @@ export class TaskInsertQueue {
  * violation of the live-key index: a racing writer inserted a key the transaction had
  * read as free, and the next attempt sees it.
  */
-export async function withKeyRaceRetry<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {
+export async function withKeyRaceRetry<T>(fn: (attempt: number) => Promise<T>, attempts = 3): Promise<T> {
   for (let a = 1; ; a++) {
     try {
-      return await fn();
+      return await fn(a);
     } catch (err) {
       if (!isKeyConflict(err) || a >= attempts) throw err;
     }
@@ -554,7 +554,9 @@ function rowJson(id: string, t: TaskInsert) {
  * racing transaction since the read makes the INSERT fail with a unique violation on
  * the live-key index: run the put's transaction through withKeyRaceRetry, and the next
  * attempt reads that key and replaces it, so two racing puts of one key leave one task.
- * Results are in input order.
+ * With `keysAssumedFree` the read is left out (every keyed item is taken as new, unless
+ * one is refused as new): a key held after all fails the INSERT the same way, and the
+ * next attempt must read. Results are in input order.
  */
 export async function tasksPut(
   tx: Tx,
@@ -562,57 +564,71 @@ export async function tasksPut(
   plan: ReplacePlan,
   wakeBefore: Date,
   claim?: { before: Date; claim: ClaimNew },
+  opts: { keysAssumedFree?: boolean } = {},
 ): Promise<{ results: PutResult[]; wake: boolean }> {
-  const results: (PutResult | undefined)[] = new Array(items.length);
-  let wake = false;
-  // new tasks due by `claim.before`: claimed at the end; the others may need a wake-up
-  const createdSoon = new Map<string, Date>();
-  const cancelled: string[] = [];
-  const kept: string[] = [];
   const keys = items.map((t) => t.key).filter((k): k is string => k !== null);
-  const held = new Map<string, TaskRow>();
-  if (keys.length) {
+  /** each item against what its key holds: insert, update or nothing */
+  const sort = (held: Map<string, TaskRow>) => {
+    const out = {
+      results: new Array<PutResult | undefined>(items.length),
+      wake: false,
+      cancelled: [] as string[],
+      kept: [] as string[],
+      inserts: [] as { i: number; id: string }[],
+      updates: [] as { i: number; id: string; row: TaskInsert }[],
+      refused: [] as { index: number; error: unknown }[],
+    };
+    for (let i = 0; i < items.length; i++) {
+      const want = items[i]!;
+      const current = want.key !== null ? held.get(want.key) : undefined;
+      let change: ReturnType<ReplacePlan>;
+      try {
+        change = plan(current, want);
+      } catch (error) {
+        out.refused.push({ index: i, error });
+        continue;
+      }
+      if (!current) {
+        out.inserts.push({ i, id: taskId() });
+        continue;
+      }
+      if (!change) {
+        out.results[i] = { id: current.id, outcome: 'unchanged' };
+        continue;
+      }
+      out.updates.push({ i, id: current.id, row: change.row });
+      out.results[i] = { id: current.id, outcome: 'replaced' };
+      (change.rescheduled ? out.cancelled : out.kept).push(current.id);
+      if (change.row.nextRunAt && change.row.nextRunAt <= wakeBefore) out.wake = true;
+    }
+    return out;
+  };
+  const readKeys = async () => {
     const rows = await tx<TaskRow[]>`
       select * from tasks
       where (key collate "C") = any(${keys}::text[]) and state <> 'deleted' and key is not null
       for update`;
-    for (const r of rows) held.set(r.key!, r);
-  }
-  const inserts: { i: number; id: string }[] = [];
-  const updates: { i: number; id: string; row: TaskInsert }[] = [];
-  const refused: { index: number; error: unknown }[] = [];
-  for (let i = 0; i < items.length; i++) {
-    const want = items[i]!;
-    const current = want.key !== null ? held.get(want.key) : undefined;
-    let change: ReturnType<ReplacePlan>;
-    try {
-      change = plan(current, want);
-    } catch (error) {
-      refused.push({ index: i, error });
-      continue;
-    }
-    if (!current) {
-      inserts.push({ i, id: taskId() });
-      continue;
-    }
-    if (!change) {
-      results[i] = { id: current.id, outcome: 'unchanged' };
-      continue;
-    }
-    updates.push({ i, id: current.id, row: change.row });
-    results[i] = { id: current.id, outcome: 'replaced' };
-    (change.rescheduled ? cancelled : kept).push(current.id);
-    if (change.row.nextRunAt && change.row.nextRunAt <= wakeBefore) wake = true;
-  }
+    return new Map(rows.map((r) => [r.key!, r]));
+  };
+  // keys assumed free (an import's new keys) are not read: one held after all fails the
+  // INSERT on the live-key index, and the caller's next attempt reads them (KeyGuess)
+  let sorted = sort(keys.length && !opts.keysAssumedFree ? await readKeys() : new Map());
+  // refused as new: what its key holds may make it an unchanged or a replacing item
+  if (sorted.refused.length && keys.length && opts.keysAssumedFree) sorted = sort(await readKeys());
+  const { results, cancelled, kept, inserts, updates, refused } = sorted;
+  let { wake } = sorted;
+  // new tasks due by `claim.before`: claimed at the end; the others may need a wake-up
+  const createdSoon = new Map<string, Date>();
   if (refused.length) throw new PutRejected(refused);
   if (inserts.length) {
     // ids are chosen here, so nothing needs reading back (RETURNING 1,000 ids cost the
     // node more to parse than the rest of the answer)
     const data = inserts.map(({ i, id }) => rowJson(id, items[i]!));
-    // no ON CONFLICT: the keys were read FOR UPDATE above, so only a transaction
-    // inserting one of them since can collide, and that unique violation retries the
-    // whole put (withKeyRaceRetry). ON CONFLICT's speculative insertion cost every row
-    // an extra WAL record and a fifth more buffer accesses.
+    // no ON CONFLICT: the keys were read FOR UPDATE above (or assumed free), so only a
+    // transaction inserting one of them since (or a key held after all) collides, and
+    // that unique violation retries the whole put (withKeyRaceRetry). ON CONFLICT's
+    // speculative insertion cost every row an extra WAL record and a fifth more buffer
+    // accesses.
     const made = await tx`
       insert into tasks (id, key, ${tx.unsafe(ROW_TARGET)})
       select v.id, v.key, ${tx.unsafe(ROW_VALUES)}
