@@ -58,6 +58,23 @@ describe('POST /api/tasks/batch', () => {
     expect(again.body.items[0]).toMatchObject({ outcome: 'replaced', kind: 'once', payload: null, action: { type: 'log' }, misfirePolicy: 'fire_once', overlapPolicy: 'allow', state: 'active', nextRunAt: plain.schedule.at });
   });
 
+  it('stores text and JSON that array literals must escape exactly as sent, on create and on replace', async () => {
+    const tricky = ['a "quoted" \\ back\\slash, {brace} ,', 'NULL', '', ' spaced ', 'é 😀 \\"\\\\', '{}'];
+    const payloads: unknown[] = [{ s: 'x"y\\z', n: null, arr: [1, 'NULL', '{a,b}'] }, 'NULL', '', 0, [null], { 'k"ey': '\\u0041' }];
+    const at = inFuture();
+    const tasks = tricky.map((name, i) => ({ name: name.trim() ? name : `blank-${i}`, key: `batch-esc/${i}`, schedule: { type: 'once', at }, payload: payloads[i] }));
+    for (const round of ['created', 'replaced']) {
+      if (round === 'replaced') tasks.forEach((t, i) => (t.payload = payloads[(i + 1) % payloads.length]));
+      const res = await call('POST', '/api/tasks/batch', { tasks });
+      expect(res.status).toBe(201);
+      expect(res.body.items.map((x: Json) => x.outcome)).toEqual(tasks.map(() => round));
+      for (const t of tasks) {
+        const got = (await call('GET', `/api/tasks/by-key/${t.key}`)).body;
+        expect([got.name, got.payload]).toEqual([t.name, t.payload]);
+      }
+    }
+  });
+
   it('is all or nothing: every invalid item is named by index and nothing is stored', async () => {
     const before = await count();
     const tasks: Json[] = Array.from({ length: 30 }, (_, i) => ({ name: `x${i}`, schedule: { type: 'once', at: inFuture() } }));
