@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { defaultAuthConfig, defaultWebhookConfig, parseOriginRates, type Config } from './config.js';
 import { setupAuth } from './api/auth.js';
 import { buildHttp } from './api/server.js';
-import { BatchThread } from './api/batch-thread.js';
-import { BATCH_WRITES } from './api/tasks.js';
+import { BatchThreads } from './api/batch-thread.js';
+import { BATCH_THREADS, BATCH_WRITES } from './api/tasks.js';
 import { EventHub } from './events.js';
 import { createMetrics } from './metrics.js';
 import { Claimer } from './scheduler/claimer.js';
@@ -186,9 +186,9 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const services: Service[] = [notices, heartbeat, recorder, deliverer, executor, claimer, housekeeper];
   for (const s of services) await s.start();
 
-  // POST /api/tasks/batch runs in a thread of its own, at a lower CPU priority, with a
-  // PostgreSQL pool of its own (api/batch-thread.ts)
-  const batches = new BatchThread(
+  // POST /api/tasks/batch runs in threads of its own, at a lower CPU priority, with
+  // PostgreSQL pools of their own (api/batch-thread.ts)
+  const batches = new BatchThreads(
     {
       databaseUrl,
       connections: BATCH_WRITES,
@@ -198,6 +198,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       webhookAllow: webhookConfig.allow,
     },
     log,
+    BATCH_THREADS,
   );
   const http = await buildHttp({
     sql,

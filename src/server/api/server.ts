@@ -11,7 +11,7 @@ import { ApiError, ERRORS } from '../errors.js';
 import type { EventHub } from '../events.js';
 import type { Metrics } from '../metrics.js';
 import type { CreateClaimTerms } from '../scheduler/claimer.js';
-import type { BatchThread } from './batch-thread.js';
+import type { BatchThreads } from './batch-thread.js';
 import type { Sql, Tx } from '../store/db.js';
 import type { ClaimedRun } from '../store/runs.js';
 import type { Clock } from '../time/clock.js';
@@ -28,7 +28,7 @@ import { validationToApiError, validatorCompiler } from './validation.js';
 export interface ApiDeps {
   sql: Sql;
   /** where POST /api/tasks/batch runs (api/batch-thread.ts) */
-  batches: Pick<BatchThread, 'run'>;
+  batches: Pick<BatchThreads, 'run'>;
   clock: Clock;
   nodeId: string;
   version: string;

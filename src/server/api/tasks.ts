@@ -67,6 +67,8 @@ function keyNotFound(key: string): ApiError {
 
 /** Batch transactions at once while firing keeps time (a client's few requests in flight). */
 export const BATCH_WRITES = 4;
+/** Threads the batches run in, BATCH_WRITES / BATCH_THREADS transactions each (api/batch-thread.ts). */
+export const BATCH_THREADS = 2;
 /** Runs a batch claimed that are handed to the executor in one turn of the event loop. */
 const HOLD_SLICE = 100;
 
