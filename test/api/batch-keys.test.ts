@@ -59,8 +59,8 @@ describe('POST /api/tasks/batch', () => {
   });
 
   it('stores text and JSON that array literals must escape exactly as sent, on create and on replace', async () => {
-    const tricky = ['a "quoted" \\ back\\slash, {brace} ,', 'NULL', '', ' spaced ', 'é 😀 \\"\\\\', '{}'];
-    const payloads: unknown[] = [{ s: 'x"y\\z', n: null, arr: [1, 'NULL', '{a,b}'] }, 'NULL', '', 0, [null], { 'k"ey': '\\u0041' }];
+    const tricky = ['a "quoted" \\ back\\slash, {brace} ,', 'NULL', '', ' spaced ', 'é 😀 \\"\\\\', '{}', 'line\nbreak\ttab'];
+    const payloads: unknown[] = [{ s: 'x"y\\z', n: null, arr: [1, 'NULL', '{a,b}'] }, 'NULL', '', 0, [null], { 'k"ey': '\\u0041' }, { t: 'a\nb\u2028c\\n' }];
     const at = inFuture();
     const tasks = tricky.map((name, i) => ({ name: name.trim() ? name : `blank-${i}`, key: `batch-esc/${i}`, schedule: { type: 'once', at }, payload: payloads[i] }));
     for (const round of ['created', 'replaced']) {

@@ -519,9 +519,23 @@ const ROW_VALUES = `v.name, v.kind, to_timestamp(v.run_at_ms / 1000), v.cron_exp
   coalesce(v.misfire_policy, 'fire_once'), coalesce(v.overlap_policy, 'allow'), v.max_lateness_ms,
   coalesce(v.state, 'active'), to_timestamp(v.next_run_at_ms / 1000)`;
 
-/** An element of a PostgreSQL array literal: quoted, its quotes and backslashes escaped. */
+/**
+ * An element of a PostgreSQL array literal: quoted, its quotes and backslashes escaped.
+ * JSON.stringify quotes a text the same way when it needs no escape at all (no
+ * backslash in its output), and is native: most names and every key take that path.
+ */
 const ARRAY_ESCAPE = /[\\"]/g;
-const el = (s: string | null | undefined) => (s === null || s === undefined ? 'NULL' : `"${s.replace(ARRAY_ESCAPE, '\\$&')}"`);
+const el = (s: string | null | undefined) => {
+  if (s === null || s === undefined) return 'NULL';
+  const quoted = JSON.stringify(s);
+  return quoted.includes('\\') ? `"${s.replace(ARRAY_ESCAPE, '\\$&')}"` : quoted;
+};
+/**
+ * A JSON value as an array element. Its JSON text holds no raw control character (JSON
+ * escapes them), so quoting that text with JSON.stringify escapes exactly its quotes
+ * and backslashes, as an array literal wants.
+ */
+const jsonEl = (v: unknown) => JSON.stringify(JSON.stringify(v));
 const ms = (d: Date | null | undefined) => (d ? String(d.getTime()) : 'NULL');
 
 /**
@@ -530,23 +544,25 @@ const ms = (d: Date | null | undefined) => (d ? String(d.getTime()) : 'NULL');
  */
 function rowsOf(sql: Sql | Tx, rows: { id: string; row: TaskInsert }[], withIdempotency = false) {
   const cols: string[][] = ROW_COLUMNS.map(() => new Array<string>(rows.length));
+  // kind, the policies and state are words of their schema's enums (lower case, never
+  // "null"): array elements as they are
   for (let i = 0; i < rows.length; i++) {
     const { id, row: t } = rows[i]!;
     cols[0]![i] = id;
     cols[1]![i] = el(t.key);
     cols[2]![i] = el(t.name);
-    cols[3]![i] = el(t.kind);
+    cols[3]![i] = t.kind;
     cols[4]![i] = ms(t.runAt);
     cols[5]![i] = el(t.cronExpression);
     cols[6]![i] = t.timezone === 'UTC' ? 'NULL' : el(t.timezone);
     cols[7]![i] = ms(t.startAt);
     cols[8]![i] = ms(t.endAt);
-    cols[9]![i] = t.payload === null || t.payload === undefined ? 'NULL' : el(JSON.stringify(t.payload));
-    cols[10]![i] = t.action.type === 'log' ? 'NULL' : el(JSON.stringify(t.action));
-    cols[11]![i] = t.misfirePolicy === 'fire_once' ? 'NULL' : el(t.misfirePolicy);
-    cols[12]![i] = t.overlapPolicy === 'allow' ? 'NULL' : el(t.overlapPolicy);
+    cols[9]![i] = t.payload === null || t.payload === undefined ? 'NULL' : jsonEl(t.payload);
+    cols[10]![i] = t.action.type === 'log' ? 'NULL' : jsonEl(t.action);
+    cols[11]![i] = t.misfirePolicy === 'fire_once' ? 'NULL' : t.misfirePolicy;
+    cols[12]![i] = t.overlapPolicy === 'allow' ? 'NULL' : t.overlapPolicy;
     cols[13]![i] = t.maxLatenessMs === null || t.maxLatenessMs === undefined ? 'NULL' : String(t.maxLatenessMs);
-    cols[14]![i] = t.state === 'active' ? 'NULL' : el(t.state);
+    cols[14]![i] = t.state === 'active' ? 'NULL' : t.state;
     cols[15]![i] = ms(t.nextRunAt);
     cols[16]![i] = withIdempotency ? el(t.idempotencyKey) : 'NULL';
     cols[17]![i] = withIdempotency && t.idempotencyKey !== null ? el(t.idempotencyHash) : 'NULL';
