@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchThread } from '../../src/server/api/batch-thread.js';
+import { BatchThread, BatchThreads } from '../../src/server/api/batch-thread.js';
 import { BULK_NICE, isLocalBackend } from '../../src/server/store/background.js';
 import { injectJson, startTestApp, type TestApp } from '../support/app.js';
 
@@ -111,6 +111,31 @@ describe('BatchThread when idle', () => {
     } finally {
       await thread.stop();
     }
+  });
+});
+
+describe('BatchThreads', () => {
+  it('starts a second thread only while the first has a batch in flight, and splits the connections', async () => {
+    const name = 'batch-threads-test';
+    const threads = new BatchThreads({ databaseUrl: t.db.url, connections: 4, applicationName: name, lookaheadMs: 2000 }, pino({ level: 'silent' }), 2);
+    try {
+      expect(threads.started).toBe(0);
+      for (const n of ['pool-1', 'pool-2']) expect((await threads.run(job(n))).status).toBe(201);
+      // one after the other: the first thread takes both
+      expect(threads.started).toBe(1);
+      const answers = await Promise.all(['pool-3', 'pool-4', 'pool-5'].map((n) => threads.run(job(n))));
+      expect(answers.map((a) => a.status)).toEqual([201, 201, 201]);
+      expect(threads.started).toBe(2);
+      const names = (await t.app.sql<{ name: string }[]>`select name from tasks where name like 'pool-%' order by name`).map((r) => r.name);
+      expect(names).toEqual(['pool-1', 'pool-2', 'pool-3', 'pool-4', 'pool-5']);
+      // two connections each, never more than the four asked for
+      const [{ n }] = await t.app.sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where application_name = ${name}`;
+      expect(n).toBeGreaterThan(0);
+      expect(n).toBeLessThanOrEqual(4);
+    } finally {
+      await threads.stop();
+    }
+    await expect(threads.run(job('pool-6'))).rejects.toMatchObject({ code: 'NODE_STOPPING' });
   });
 });
 
