@@ -76,6 +76,41 @@ describe('POST /api/tasks/batch', () => {
     }
   });
 
+  it('stores every shape of optional fields as sent, past the statement shapes kept prepared', async () => {
+    // 8 optional fields, 256 shapes: more than the 64 statement texts kept (store/tasks.ts)
+    const shapes = Array.from({ length: 256 }, (_, m) => {
+      const bit = (b: number) => (m >> b) & 1;
+      const schedule = bit(0)
+        ? { type: 'cron', expression: '0 9 * * *', ...(bit(1) ? { timezone: 'Europe/Berlin' } : {}), ...(bit(2) ? { startAt: '2030-01-01T00:00:00.000Z' } : {}) }
+        : { type: 'once', at: inFuture() };
+      return {
+        name: `shape-${m}`,
+        schedule,
+        ...(bit(3) ? { key: `batch-shape/${m}` } : {}),
+        ...(bit(4) ? { payload: { m } } : {}),
+        ...(bit(5) ? { misfirePolicy: 'skip' } : {}),
+        ...(bit(6) ? { overlapPolicy: 'skip' } : {}),
+        ...(bit(7) ? { maxLatenessMs: 1000 + m } : {}),
+      };
+    });
+    for (let i = 0; i < shapes.length; i += 2) {
+      const res = await call('POST', '/api/tasks/batch', { tasks: [shapes[i], shapes[i + 1]] });
+      expect(res.status).toBe(201);
+      for (const [j, item] of (res.body.items as Json[]).entries()) {
+        const sent = shapes[i + j]! as Json;
+        expect(item).toMatchObject({
+          name: sent.name,
+          key: sent.key ?? null,
+          payload: sent.payload ?? null,
+          misfirePolicy: sent.misfirePolicy ?? 'fire_once',
+          overlapPolicy: sent.overlapPolicy ?? 'allow',
+          schedule: sent.schedule,
+        });
+        expect(item.maxLatenessMs ?? null).toBe(sent.maxLatenessMs ?? null);
+      }
+    }
+  });
+
   it('is all or nothing: every invalid item is named by index and nothing is stored', async () => {
     const before = await count();
     const tasks: Json[] = Array.from({ length: 30 }, (_, i) => ({ name: `x${i}`, schedule: { type: 'once', at: inFuture() } }));

@@ -493,9 +493,9 @@ export interface PutResult {
 
 /**
  * A set-based write's rows travel as one PostgreSQL array per column, read by unnest:
- * PostgreSQL reads them in 13-15 ms per 1,000 rows where jsonb_to_recordset of the same
- * rows took 16-18 (bench/insert-floor.mjs), and the node builds them about as fast as
- * the JSON. Instants travel as epoch milliseconds (a number is read and written faster
+ * PostgreSQL reads them in 11.6-12.2 ms per 1,000 rows where jsonb_to_recordset of the
+ * same rows took 14.1-14.7 (bench/insert-floor.mjs), and the node builds them about as
+ * fast as the JSON. Instants travel as epoch milliseconds (a number is read and written faster
  * than an ISO string); to_timestamp(ms / 1000) is exact: it rounds to the microsecond,
  * and the error of the division is far below half of one. Defaults travel as NULL and
  * are filled in by COALESCE (rowValues); a column no row has a value for is not sent.
@@ -538,19 +538,25 @@ const el = (s: string | null | undefined) => {
 const jsonEl = (v: unknown) => JSON.stringify(JSON.stringify(v));
 const ms = (d: Date | null | undefined) => (d ? String(d.getTime()) : 'NULL');
 
-export type RowsStatement = 'insert' | 'update' | 'creates';
+type RowsStatement = 'insert' | 'update' | 'creates';
+/**
+ * The shapes kept (and prepared on each connection, where postgres.js keeps them
+ * without a bound): the few that real tasks make. Others are made for each write and
+ * run unprepared, so a client varying its optional fields cannot grow either cache.
+ */
+const MAX_SHAPES = 64;
 const statements = new Map<string, string>();
 /**
  * A set-based write's statement over `unnest($1, …) as v(…)` of the columns sent (`sent`,
- * a bit per column of ROW_COLUMNS): whole texts, made once a shape and run with `unsafe`,
- * prepared. A fragment per column (postgres.js makes each one a query object) and eight
- * arrays of NULLs for a plain task had cost a coalesced single create ~0.1 ms of the
- * node's CPU and more of PostgreSQL's.
+ * a bit per column of ROW_COLUMNS): whole texts, made once a shape and run with `unsafe`.
+ * A fragment per column (postgres.js makes each one a query object) and eight arrays of
+ * NULLs for a plain task had cost a coalesced single create ~0.1 ms of the node's CPU
+ * and ~0.02 ms of PostgreSQL's.
  */
-function rowsStatement(kind: RowsStatement, sent: number): string {
+function rowsStatement(kind: RowsStatement, sent: number): { text: string; kept: boolean } {
   const id = `${kind}:${sent}`;
   let text = statements.get(id);
-  if (text) return text;
+  if (text) return { text, kept: true };
   const cols = ROW_COLUMNS.filter((_, k) => sent & (1 << k));
   const has = (c: RowColumn) => cols.some(([n]) => n === c);
   const rows = `unnest(${cols.map(([, type], k) => `$${k + 1}::text::${type}[]`).join(', ')}) as v(${cols.map(([n]) => n).join(', ')})`;
@@ -564,8 +570,9 @@ function rowsStatement(kind: RowsStatement, sent: number): string {
     text = `insert into tasks (id, key, ${ROW_TARGET}, idempotency_key, idempotency_hash)
       select v.id, ${key}, ${rowValues(has)}, ${idem} from ${rows} on conflict do nothing returning *`;
   }
-  statements.set(id, text);
-  return text;
+  const kept = statements.size < MAX_SHAPES;
+  if (kept) statements.set(id, text);
+  return { text, kept };
 }
 
 /** Runs a set-based write of `rows`: one array literal per column some row has a value for. */
@@ -601,7 +608,8 @@ function rowsWrite<T extends object[] = object[]>(sql: Sql | Tx, kind: RowsState
     put(17, i, idem && t.idempotencyKey !== null ? el(t.idempotencyHash) : 'NULL');
   }
   const params = cols.filter((_, k) => sent & (1 << k)).map((c) => `{${c.join(',')}}`);
-  return sql.unsafe<T>(rowsStatement(kind, sent), params, { prepare: true });
+  const { text, kept } = rowsStatement(kind, sent);
+  return sql.unsafe<T>(text, params, { prepare: kept });
 }
 
 /**
