@@ -282,6 +282,60 @@ describe('by prefix', () => {
   });
 
 
+  it('pages through a prefix newest first with its cursor and filters, and an emptied prefix lists nothing', async () => {
+    // three batches: three creation instants, ties broken by id, as the unfiltered list does
+    for (let b = 0; b < 3; b++) {
+      const tasks = Array.from({ length: 9 }, (_, i) => ({ name: `p${b}-${i}`, key: `pager/${b}-${i}`, schedule: { type: 'once', at: inFuture() } }));
+      await call('POST', '/api/tasks/batch', { tasks }, { prefer: 'return=minimal' });
+    }
+    const [held] = await t.app.sql`select id from tasks where key = 'pager/1-4'`;
+    expect((await call('POST', `/api/tasks/${held!.id}/pause`)).status).toBe(200);
+    const want = (await t.app.sql`select id from tasks where key like 'pager/%' order by created_at desc, id desc`).map((r) => r.id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await call('GET', `/api/tasks?keyPrefix=pager/&limit=10${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((x: Json) => x.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(want);
+    const paused = await call('GET', '/api/tasks?keyPrefix=pager/&state=paused&count=true');
+    expect(paused.body.items.map((x: Json) => x.key)).toEqual(['pager/1-4']);
+    expect(paused.body.total).toBe(1);
+    expect((await call('DELETE', '/api/tasks?keyPrefix=pager/')).body).toEqual({ cancelled: 27 });
+    const emptied = await call('GET', '/api/tasks?keyPrefix=pager/&count=true');
+    expect(emptied.body).toEqual({ items: [], nextCursor: null, total: 0 });
+  });
+
+  it('pages through one batch (one creation instant) and through runs of one millisecond without losing any', async () => {
+    const tasks = Array.from({ length: 12 }, (_, i) => ({ name: `samebatch-${i}`, schedule: { type: 'once', at: inFuture() } }));
+    await call('POST', '/api/tasks/batch', { tasks }, { prefer: 'return=minimal' });
+    const want = (await t.app.sql`select id from tasks where name like 'samebatch-%' order by created_at desc, id desc`).map((r) => r.id);
+    const pages = async (first: string, ids: (b: Json) => string[]) => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await call('GET', `${first}${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(page.status).toBe(200);
+        seen.push(...ids(page.body));
+        cursor = page.body.nextCursor;
+      } while (cursor);
+      return seen;
+    };
+    expect(await pages('/api/tasks?q=samebatch-&limit=5', (b) => b.items.map((x: Json) => x.id))).toEqual(want);
+    // runs apart by microseconds within one millisecond (manual runs are stamped with now())
+    const [task] = await t.app.sql`select id from tasks where name = 'samebatch-0'`;
+    await t.app.sql`insert into runs (task_id, scheduled_for, trigger, status, reason)
+      select ${task!.id}, timestamptz '2030-01-01 00:00:00.000100+00' + k * interval '100 microseconds', 'manual', 'skipped', 'test'
+      from generate_series(0, 5) k`;
+    const runs = (await t.app.sql`select id::text from runs where task_id = ${task!.id} order by scheduled_for desc, id desc`).map((r) => r.id);
+    expect(await pages(`/api/runs?taskId=${task!.id}&limit=2`, (b) => b.items.map((x: Json) => String(x.id)))).toEqual(runs);
+    // a cursor of the earlier form (an ISO instant) is still read
+    const legacy = Buffer.from(JSON.stringify(['2100-01-01T00:00:00.000Z', want[0]])).toString('base64url');
+    expect((await call('GET', `/api/tasks?q=samebatch-&limit=50&cursor=${legacy}`)).body.items).toHaveLength(12);
+  });
+
   it('cancels in parallel small batches and still takes a row another transaction holds locked', async () => {
     const tasks = Array.from({ length: 53 }, (_, i) => ({ name: `l${i}`, key: `locked-user/${i}`, schedule: { type: 'once', at: inFuture() } }));
     await call('POST', '/api/tasks/batch', { tasks }, { prefer: 'return=minimal' });

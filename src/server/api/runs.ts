@@ -156,13 +156,13 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps) {
         from: queryInstant(q.from, 'from'),
         to: queryInstant(q.to, 'to'),
         limit: limit + 1,
-        after: after && { scheduledFor: after.at, id: after.id },
+        after,
       });
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return {
         items: page.map(runOut),
-        nextCursor: rows.length > limit && last ? encodeCursor(last.scheduledFor, last.id) : null,
+        nextCursor: rows.length > limit && last ? encodeCursor(last.cursorUs, last.id) : null,
       };
     },
   );

@@ -88,17 +88,25 @@ export function runOut(r: RunRow): Run {
 }
 
 /** Opaque keyset cursors: base64url of [sort key, id]. */
-export function encodeCursor(at: Date, id: string): string {
-  return Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
+/**
+ * A page's end: the sort instant in whole microseconds since the epoch (PostgreSQL's
+ * precision: a Date's milliseconds lost, at a page boundary, the rows that shared the
+ * boundary's millisecond, such as the rest of one batch's tasks) and the id.
+ */
+export function encodeCursor(us: string, id: string): string {
+  return Buffer.from(JSON.stringify([us, id])).toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined): { at: Date; id: string } | undefined {
+export function decodeCursor(cursor: string | undefined): { us: string; id: string } | undefined {
   if (!cursor) return undefined;
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    if (typeof id !== 'string' || !/^[0-9a-f-]{1,36}$/i.test(id) || typeof at !== 'string') throw new Error();
+    if (/^\d{1,17}$/.test(at)) return { us: at, id };
+    // a cursor of an earlier version: an ISO instant
     const d = new Date(at);
-    if (typeof id !== 'string' || !/^[0-9a-f-]{1,36}$/i.test(id) || Number.isNaN(d.getTime())) throw new Error();
-    return { at: d, id };
+    if (Number.isNaN(d.getTime())) throw new Error();
+    return { us: String(d.getTime() * 1000), id };
   } catch {
     throw new ApiError('INVALID_CURSOR', 'cursor is not one this server returned', { field: 'cursor' });
   }

@@ -313,14 +313,14 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
       const after = decodeCursor(req.query.cursor);
       const filter = { state: req.query.state, kind: req.query.kind, q: req.query.q, keyPrefix: req.query.keyPrefix };
       const [rows, total] = await Promise.all([
-        taskList(sql, { ...filter, limit: limit + 1, after: after && { createdAt: after.at, id: after.id } }),
+        taskList(sql, { ...filter, limit: limit + 1, after }),
         req.query.count ? taskCount(sql, filter) : undefined,
       ]);
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return {
         items: page.map((t) => taskOut(t, undefined, redact(req))),
-        nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+        nextCursor: rows.length > limit && last ? encodeCursor(last.cursorUs, last.id) : null,
         ...(total !== undefined ? { total } : {}),
       };
     },

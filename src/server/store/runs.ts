@@ -2,7 +2,7 @@
 import type { Sql, Tx } from './db.js';
 import type { Action, Delivery } from '../../shared/schemas.js';
 import { notify, noticeSql } from './notices.js';
-import { keyRange } from './tasks.js';
+import { cursorAt, cursorUs, keyRange } from './tasks.js';
 import type { ClaimPlan, DueTask, HeldOccurrence } from '../scheduler/plan.js';
 
 export type RunStatusRow = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
@@ -584,17 +584,18 @@ export interface RunListFilter {
   from?: Date;
   to?: Date;
   limit: number;
-  after?: { scheduledFor: Date; id: string };
+  /** the previous page's end: scheduled_for in microseconds since the epoch, and id */
+  after?: { us: string; id: string };
 }
 
 /**
  * Runs whose task's key starts with `keyPrefix` are found through the two key indexes
  * (live tasks, deleted tasks), so a departed user's history stays reachable.
  */
-export async function runList(sql: Sql, f: RunListFilter): Promise<RunRow[]> {
+export async function runList(sql: Sql, f: RunListFilter): Promise<(RunRow & { cursorUs: string })[]> {
   const range = f.keyPrefix ? keyRange(f.keyPrefix) : null;
-  return sql<RunRow[]>`
-    select r.*, t.name as task_name, t.key as task_key from runs r join tasks t on t.id = r.task_id
+  return sql<(RunRow & { cursorUs: string })[]>`
+    select r.*, t.name as task_name, t.key as task_key, ${cursorUs(sql, 'r.scheduled_for')} as cursor_us from runs r join tasks t on t.id = r.task_id
     where true
       ${range ? sql`and r.task_id in (
         select k.id from tasks k where k.state <> 'deleted' and k.key is not null
@@ -608,7 +609,7 @@ export async function runList(sql: Sql, f: RunListFilter): Promise<RunRow[]> {
       ${f.status ? sql`and r.status = ${f.status}` : sql``}
       ${f.from ? sql`and r.scheduled_for >= ${f.from}` : sql``}
       ${f.to ? sql`and r.scheduled_for < ${f.to}` : sql``}
-      ${f.after ? sql`and (r.scheduled_for, r.id) < (${f.after.scheduledFor}, ${f.after.id}::bigint)` : sql``}
+      ${f.after ? sql`and (r.scheduled_for, r.id) < (${cursorAt(sql, f.after.us)}, ${f.after.id}::bigint)` : sql``}
     order by r.scheduled_for desc, r.id desc
     limit ${f.limit}`;
 }
@@ -677,8 +678,8 @@ export async function runsPrune(sql: Sql, olderThan: Date, batch = 10_000): Prom
   let total = 0;
   for (;;) {
     const rows = await sql`
-      delete from runs where id in (
-        select id from runs where finished_at < ${olderThan} limit ${batch})
+      delete from runs where id = any(array(
+        select id from runs where finished_at < ${olderThan} limit ${batch}))
       returning 1`;
     total += rows.length;
     if (rows.length < batch) return total;

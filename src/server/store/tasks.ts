@@ -238,8 +238,14 @@ export interface TaskListFilter {
   /** tasks whose key starts with this (never empty) */
   keyPrefix?: string;
   limit: number;
-  after?: { createdAt: Date; id: string };
+  /** the previous page's end: created_at in microseconds since the epoch, and id */
+  after?: { us: string; id: string };
 }
+
+/** `col` in whole microseconds since the epoch, as text: a list's cursor position. */
+export const cursorUs = (sql: Sql | Tx, col: string) => sql.unsafe(`(extract(epoch from ${col}) * 1000000)::int8::text`);
+/** The instant of a cursor's microseconds. */
+export const cursorAt = (sql: Sql | Tx, us: string) => sql`(timestamptz 'epoch' + ${us}::int8 * interval '1 microsecond')`;
 
 /**
  * A key prefix as a bytewise range: ['user-42/', 'user-420'). Keys are ASCII, so
@@ -256,18 +262,35 @@ const liveKeyIn = (sql: Sql | Tx, prefix: string) => {
   return sql`(t.key collate "C") >= ${lo} and (t.key collate "C") < ${hi} and t.key is not null`;
 };
 
-export async function taskList(sql: Sql, f: TaskListFilter): Promise<TaskWithLastRun[]> {
+/**
+ * A page of live tasks, newest first. Filtered by a key prefix, the page is chosen among
+ * the prefix's tasks found through the live-key index: walking the newest-first index
+ * and filtering by key read every live task of the table when the prefix had none left
+ * (a departed user's, after a cancel: 0.8 s at 630,000 live tasks, PostgreSQL's
+ * statistics still counting the cancelled ones), where this reads only the prefix's.
+ */
+export async function taskList(sql: Sql, f: TaskListFilter): Promise<(TaskWithLastRun & { cursorUs: string })[]> {
   const pattern = f.q ? `%${f.q.replace(/[\\%_]/g, (c) => '\\' + c)}%` : null;
-  return sql<TaskWithLastRun[]>`
-    select t.*, lr.*, hn.* from tasks t ${LAST_RUN(sql)}
+  const where = sql`
     where t.state <> 'deleted'
       ${f.state ? sql`and t.state = ${f.state}` : sql``}
       ${f.kind ? sql`and t.kind = ${f.kind}` : sql``}
       ${pattern ? sql`and t.name ilike ${pattern}` : sql``}
       ${f.keyPrefix ? sql`and ${liveKeyIn(sql, f.keyPrefix)}` : sql``}
-      ${f.after ? sql`and (t.created_at, t.id) < (${f.after.createdAt}, ${f.after.id})` : sql``}
-    order by t.created_at desc, t.id desc
-    limit ${f.limit}`;
+      ${f.after ? sql`and (t.created_at, t.id) < (${cursorAt(sql, f.after.us)}, ${f.after.id}::uuid)` : sql``}`;
+  if (!f.keyPrefix) {
+    return sql<(TaskWithLastRun & { cursorUs: string })[]>`
+      select t.*, lr.*, hn.*, ${cursorUs(sql, 't.created_at')} as cursor_us from tasks t ${LAST_RUN(sql)}
+      ${where}
+      order by t.created_at desc, t.id desc
+      limit ${f.limit}`;
+  }
+  return sql<(TaskWithLastRun & { cursorUs: string })[]>`
+    with matched as materialized (select t.id, t.created_at from tasks t ${where})
+    select t.*, lr.*, hn.*, ${cursorUs(sql, 't.created_at')} as cursor_us from (
+      select id from matched order by created_at desc, id desc limit ${f.limit}
+    ) page join tasks t on t.id = page.id ${LAST_RUN(sql)}
+    order by t.created_at desc, t.id desc`;
 }
 
 /** How many tasks a list filter matches (without paging). */
@@ -393,6 +416,11 @@ export async function taskDelete(sql: Sql, id: string, purge = false): Promise<b
  * once, medians of 4 runs alternated in bench:bulk).
  * Rows another transaction had locked were skipped: a last pass without SKIP LOCKED
  * waits for them, so nothing under the prefix survives.
+ *
+ * Each pass walks the live-key index in key order and updates by id (`= any(array(…))`):
+ * left to itself the planner took a sequential scan for the candidates (which reads the
+ * rows earlier passes deleted again, every pass) and a hash join over the whole table
+ * for the update (0.7 s a pass of 10,000 at 300,000 tasks; 0.36 s this way).
  */
 export async function tasksDeleteByKeyPrefix(
   sql: Sql,
@@ -406,9 +434,10 @@ export async function tasksDeleteByKeyPrefix(
         update tasks t set state = 'deleted', next_run_at = null, deleted_at = now(),
                            updated_at = now(), version = version + 1, idempotency_key = null
                            ${opts.purge ? tx`, payload = null, action = action - 'body' - 'headers'` : tx``}
-        where t.id in (
+        where t.id = any(array(
           select t.id from tasks t where t.state <> 'deleted' and ${liveKeyIn(tx, prefix)}
-          limit ${batch} for update ${skipLocked ? tx`skip locked` : tx``})
+          order by (t.key collate "C")
+          limit ${batch} for update ${skipLocked ? tx`skip locked` : tx``}))
         returning t.id`;
       if (!deleted.length) return 0;
       const ids = deleted.map((r) => r.id);
@@ -460,11 +489,11 @@ export async function tasksPrune(sql: Sql, olderThan: Date, batch = 10_000): Pro
   let total = 0;
   for (;;) {
     const rows = await sql`
-      delete from tasks where id in (
+      delete from tasks where id = any(array(
         select t.id from tasks t
         where t.state in ('completed', 'deleted') and t.updated_at < ${olderThan}
           and not exists (select 1 from runs r where r.task_id = t.id)
-        limit ${batch})
+        limit ${batch}))
       returning 1`;
     total += rows.length;
     if (rows.length < batch) return total;
