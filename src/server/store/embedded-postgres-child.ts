@@ -180,7 +180,12 @@ function tuneConfig(dir: string) {
   const file = join(dir, 'postgresql.conf');
   if (!existsSync(file) || readFileSync(file, 'utf8').includes(TUNED)) return;
   const mb = Math.min(1024, Math.max(128, Math.floor(totalmem() / 8 / 2 ** 20)));
-  appendFileSync(file, `\n${TUNED} (an eighth of memory, at most 1 GB, for buffers)\nshared_buffers = ${mb}MB\nmax_wal_size = 4GB\n`);
+  try {
+    appendFileSync(file, `\n${TUNED} (an eighth of memory, at most 1 GB, for buffers)\nshared_buffers = ${mb}MB\nmax_wal_size = 4GB\n`);
+  } catch (err) {
+    // a data folder this user may read but not write: PostgreSQL's defaults still work
+    process.stderr.write(`embedded PostgreSQL: ${file} kept as it is (${(err as Error).message})\n`);
+  }
 }
 
 let pg: EmbeddedPostgresType | undefined;
