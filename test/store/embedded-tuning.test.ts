@@ -12,7 +12,7 @@ it('embedded PostgreSQL has buffers and WAL sized for a million-task import, sti
     expect({ mb: Number(wal!.setting), unit: wal!.unit, source: wal!.source }).toEqual({ mb: 4096, unit: 'MB', source: 'configuration file' });
     const [buffers] = await sql`select setting::bigint * 8192 / 1048576 as mb, source from pg_settings where name = 'shared_buffers'`;
     expect(Number(buffers!.mb)).toBeGreaterThanOrEqual(128);
-    expect(Number(buffers!.mb)).toBeLessThanOrEqual(1024);
+    expect(Number(buffers!.mb)).toBeLessThanOrEqual(256);
     expect(buffers!.source).toBe('configuration file');
   } finally {
     await sql.end();
