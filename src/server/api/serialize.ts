@@ -87,9 +87,8 @@ export function runOut(r: RunRow): Run {
   };
 }
 
-/** Opaque keyset cursors: base64url of [sort key, id]. */
 /**
- * A page's end: the sort instant in whole microseconds since the epoch (PostgreSQL's
+ * Opaque keyset cursors, base64url of [sort key, id]. A page's end: the sort instant in whole microseconds since the epoch (PostgreSQL's
  * precision: a Date's milliseconds lost, at a page boundary, the rows that shared the
  * boundary's millisecond, such as the rest of one batch's tasks) and the id.
  */

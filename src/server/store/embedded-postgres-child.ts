@@ -174,7 +174,7 @@ const TUNED = '# sundial: embedded defaults';
  * (128 MB of buffers, 1 GB of WAL between checkpoints) made a million-task import evict
  * and checksum pages all along and start a checkpoint, after which every page a cancel
  * touched was written again whole: cancelling 100,000 keyed tasks after importing a
- * million took 4.4-5.9 s; 3.0 s with 256 MB of buffers and 4 GB of WAL, 2.0-2.6 s with
+ * million took 4.4-8.2 s; 3.0 s with 256 MB of buffers and 4 GB of WAL, 2.0-2.6 s with
  * 1 GB of buffers (bench/bulk.ts). Buffers stop at 256 MB: every DROP DATABASE (a test
  * suite makes one per file) asks for an immediate checkpoint, which writes all the dirty
  * buffers at full speed, and beside 1 GB of them a timing test failed in each of two
