@@ -33,17 +33,18 @@
 // skipped, a worst lag above 10 s, an acknowledged task lost, a node crashed or a node
 // above 300 MB RSS. Exit code 2 if the failover's prerequisites are absent.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { chownSync, createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { pct, pool, sleep } from './lib.js';
+import { NodeProc } from './node-proc.js';
 
 type Embedded = typeof import('../src/server/store/embedded-postgres.js');
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin/sundial.js');
 const EMBEDDED = join(ROOT, 'dist/server/store/embedded-postgres.js');
 /** The Patroni member configuration docker's HA variant ships; the failover drill runs it. */
 export const SHIPPED_PATRONI = join(ROOT, 'deploy/compose/patroni/patroni.yml');
@@ -68,28 +69,12 @@ const NODE_IDS = ['node-a', 'node-b', 'node-c'];
 const LEASE_MS = Number(process.env.SUNDIAL_LEASE_MS ?? 5000);
 const PASSWORD = 'sundial';
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 const until = (t: number) => sleep(t - Date.now());
 const t0 = Date.now();
 const log = (m: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${m}`);
 const fmt = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
 
-function pct(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
 
-async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
-}
 
 function which(cmd: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
@@ -110,93 +95,6 @@ async function freePort(): Promise<number> {
 }
 
 // ---------------------------------------------------------------------------- processes
-
-/** A Sundial node; `start()` after it died is a restart under the same node id. */
-class NodeProc {
-  child?: ChildProcess;
-  url = '';
-  down = false;
-  crashes: { code: number | null; signal: string | null; tail: string }[] = [];
-  peakRssMb = 0;
-  exited: Promise<number | null> = Promise.resolve(null);
-  private tail: string[] = [];
-  private out: WriteStream;
-
-  constructor(readonly id: string, readonly databaseUrl: string, readonly dir: string, readonly env: Record<string, string>) {
-    this.out = createWriteStream(join(dir, `${id}.log`), { flags: 'a' });
-  }
-
-  get alive() {
-    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  async start(): Promise<void> {
-    const port = await freePort();
-    this.url = `http://127.0.0.1:${port}`;
-    const child = spawn(process.execPath, [BIN, 'serve'], {
-      env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        DATABASE_URL: this.databaseUrl,
-        SUNDIAL_NODE_ID: this.id,
-        LOG_LEVEL: 'info',
-        // one load generator registers thousands of tasks: the per-client API rate limit is not what is measured
-        SUNDIAL_RATE_LIMIT_PER_MINUTE: '0',
-        SUNDIAL_WEBHOOK_ALLOW: '127.0.0.1/32',
-        ...this.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    child.stdout!.pipe(this.out, { end: false });
-    child.stderr!.pipe(this.out, { end: false });
-    const keep = (b: Buffer) => {
-      this.tail.push(...b.toString().split('\n').filter(Boolean));
-      this.tail.splice(0, Math.max(0, this.tail.length - 8));
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    this.exited = new Promise((r) =>
-      child.once('exit', (code, signal) => {
-        if (!this.down) this.crashes.push({ code, signal, tail: this.tail.join('\n') });
-        r(code);
-      }),
-    );
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`${this.id} exited with ${child.exitCode} while starting (log: ${this.dir}/${this.id}.log)`);
-      if (await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false)) return;
-      await sleep(100);
-    }
-    throw new Error(`${this.id} not ready in 60 s`);
-  }
-
-  sampleRss() {
-    if (!this.alive) return;
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.child!.pid}/status`, 'utf8'));
-      if (m) this.peakRssMb = Math.max(this.peakRssMb, Number(m[1]) / 1024);
-    } catch {
-      /* exited between the check and the read */
-    }
-  }
-
-  signal(sig: NodeJS.Signals) {
-    if (this.alive) this.child!.kill(sig);
-  }
-
-  async stop(): Promise<number | null> {
-    this.down = true;
-    this.signal('SIGCONT');
-    this.signal('SIGTERM');
-    const t = setTimeout(() => this.signal('SIGKILL'), 20_000);
-    const code = await this.exited;
-    clearTimeout(t);
-    this.out.end();
-    return code;
-  }
-}
 
 /** The loopback webhook receiver (bench/chaos-receiver.ts) in its own process. */
 async function startReceiver(dir: string) {
@@ -588,7 +486,7 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
   const embedded = patroni ? undefined : await embeddedDatabase();
   const db: Database = (patroni ?? embedded)!;
   const receiver = await startReceiver(dir);
-  const nodes = NODE_IDS.map((id) => new NodeProc(id, db.url, dir, {}));
+  const nodes = NODE_IDS.map((id) => new NodeProc(id, db.url, dir));
   // the machine is shared: the 1-minute load average during the drill is part of its result
   const loads: number[] = [];
   const rss = setInterval(() => {
@@ -602,6 +500,7 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
       clearInterval(rss);
       if (supervisor) clearInterval(supervisor);
       await Promise.all(nodes.map((n) => n.stop()));
+      nodes.forEach((n) => n.close());
       receiver.stop();
       await db.stop();
       if (!o.keep) rmSync(dir, { recursive: true, force: true });
@@ -661,15 +560,9 @@ async function runDrill(fault: FaultKind, rate: number, o: DrillOptions): Promis
       gapTo = Date.now();
       detail = `${victim.id} frozen ${((gapTo - gapFrom) / 1000).toFixed(1)} s (lease ${LEASE_MS / 1000} s)`;
     } else if (fault === 'sigterm') {
-      victim.down = true;
-      victim.signal('SIGTERM');
-      const code = await victim.exited;
-      const drain = Date.now() - gapFrom;
-      log(`fault: SIGTERM ${victim.id}: exit ${code} after ${drain} ms`);
-      await sleep(2000);
-      victim.down = false;
-      await victim.start();
+      const { code, drainMs: drain } = await victim.terminateAndRestart();
       gapTo = Date.now();
+      log(`fault: SIGTERM ${victim.id}: exit ${code} after ${drain} ms, restarted 2 s later`);
       detail = `${victim.id} exit ${code} in ${drain} ms, restarted after ${((gapTo - gapFrom) / 1000).toFixed(1)} s`;
     } else if (fault === 'pg-restart') {
       log('fault: PostgreSQL restart');

@@ -10,19 +10,20 @@
 //   options: --seed <n>  --out <file>  --no-doc  --keep (leave the run directory)
 //
 // Exit code 1 if any due occurrence was missing or executed twice, or a node crashed.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
+import { pct, pool, sleep } from './lib.js';
+import { NodeProc } from './node-proc.js';
 
 type Embedded = typeof import('../src/server/store/embedded-postgres.js');
 type PgHandle = Awaited<ReturnType<Embedded['startEmbeddedPostgres']>>;
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin/sundial.js');
 const EMBEDDED = join(ROOT, 'dist/server/store/embedded-postgres.js');
 
 const { values: args } = parseArgs({
@@ -64,139 +65,18 @@ function rand(): number {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 const until = (t: number) => sleep(t - Date.now());
 const t0 = Date.now();
 const log = (msg: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}`);
 
-function pct(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
 function lagSummary(lags: number[]) {
   const s = [...lags].sort((a, b) => a - b);
   return { n: s.length, p50: pct(s, 0.5), p99: pct(s, 0.99), max: s.length ? s[s.length - 1]! : NaN };
 }
 const ms = (v: number) => (Number.isFinite(v) ? (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`) : '–');
 
-async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
-}
 
 // ---------------------------------------------------------------------------- nodes
-
-/** One Sundial node process; `start()` again after it died is a restart (same node id). */
-class NodeProc {
-  child?: ChildProcess;
-  url = '';
-  lives = 0;
-  /** fenced-result counts per life, last scraped */
-  fenced: number[] = [];
-  /** set while the chaos schedule keeps this node down on purpose */
-  down = false;
-  /** exits nobody asked for (crashes), with the tail of the log */
-  crashes: { at: number; code: number | null; signal: string | null; tail: string }[] = [];
-  private tail: string[] = [];
-  private starting?: Promise<void>;
-  private logStream: WriteStream;
-  exited: Promise<number | null> = Promise.resolve(null);
-
-  constructor(
-    readonly id: string,
-    readonly databaseUrl: string,
-    readonly dir: string,
-    readonly env: Record<string, string> = {},
-  ) {
-    this.logStream = createWriteStream(join(dir, `${id}.log`), { flags: 'a' });
-  }
-
-  get alive() {
-    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** (Re)starts the process; concurrent calls share one start. */
-  start(): Promise<void> {
-    this.starting ??= this.spawn().finally(() => (this.starting = undefined));
-    return this.starting;
-  }
-
-  private async spawn(): Promise<void> {
-    const { freePort } = (await import(EMBEDDED)) as Embedded;
-    const port = await freePort();
-    this.url = `http://127.0.0.1:${port}`;
-    const child = spawn(process.execPath, [BIN, 'serve'], {
-      env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        DATABASE_URL: this.databaseUrl,
-        SUNDIAL_NODE_ID: this.id,
-        LOG_LEVEL: 'info',
-        // one load generator registers thousands of tasks a minute: the per-client API
-        // rate limit (3000/min) is not what is measured here
-        SUNDIAL_RATE_LIMIT_PER_MINUTE: '0',
-        ...this.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    this.lives++;
-    this.fenced.push(0);
-    child.stdout!.pipe(this.logStream, { end: false });
-    child.stderr!.pipe(this.logStream, { end: false });
-    const keep = (b: Buffer) => {
-      this.tail.push(...b.toString().split('\n').filter(Boolean));
-      this.tail.splice(0, Math.max(0, this.tail.length - 8));
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    this.exited = new Promise((r) =>
-      child.once('exit', (code, signal) => {
-        if (!this.down) this.crashes.push({ at: Date.now(), code, signal, tail: this.tail.join('\n') });
-        r(code);
-      }),
-    );
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`${this.id} exited with ${child.exitCode} while starting (see ${this.dir}/${this.id}.log)`);
-      const ok = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
-      if (ok) return;
-      await sleep(100);
-    }
-    throw new Error(`${this.id} not ready in 60 s`);
-  }
-
-  signal(sig: NodeJS.Signals) {
-    if (this.alive) this.child!.kill(sig);
-  }
-
-  /** Reads this life's fenced-result counter (skipped for a frozen node: it cannot answer). */
-  async scrape(): Promise<void> {
-    if (!this.alive) return;
-    const text = await fetch(`${this.url}/metrics`, { signal: AbortSignal.timeout(1500) }).then((r) => r.text(), () => '');
-    const line = text.split('\n').find((l) => l.startsWith('sundial_results_fenced_total '));
-    if (line) this.fenced[this.fenced.length - 1] = Number(line.split(' ')[1]);
-  }
-
-  async stop(): Promise<number | null> {
-    this.down = true;
-    this.signal('SIGCONT');
-    this.signal('SIGTERM');
-    return this.exited;
-  }
-
-  close() {
-    this.logStream.end();
-  }
-}
 
 async function api(nodes: NodeProc[], path: string, body: unknown): Promise<{ status: number; body: any }> {
   // any live node serves the API; try the next one if this one is away
@@ -420,14 +300,8 @@ async function chaos(dir: string, pgUrl: string, restartPg: () => Promise<void>)
       const v = pick(nodes);
       await v.scrape();
       const start = Date.now();
-      v.down = true;
-      v.signal('SIGTERM');
-      const code = await v.exited;
-      const drainMs = Date.now() - start;
-      log(`fault: SIGTERM ${v.id}: exit ${code} after ${drainMs} ms`);
-      await sleep(2000);
-      v.down = false;
-      await v.start();
+      const { code, drainMs } = await v.terminateAndRestart();
+      log(`fault: SIGTERM ${v.id}: exit ${code} after ${drainMs} ms, restarted 2 s later`);
       faults.push({ kind: 'SIGTERM + restart', victim: v.id, start, end: Date.now(), note: `exit ${code} in ${drainMs} ms` });
       await sleep(P.settleMs);
     }

@@ -27,11 +27,30 @@ export interface LagStats {
   mean: number;
 }
 
+/** The nearest-rank percentile `p` (0–1) of an ascending list; NaN for an empty one. */
+export function pct(sorted: ArrayLike<number>, p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+export async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
+}
+
 /** Exact percentiles (nearest rank) of a list of lags in ms. */
 export function lagStats(values: ArrayLike<number>): LagStats | null {
   const a = Float64Array.from(Array.from(values).filter((v) => Number.isFinite(v))).sort();
   if (!a.length) return null;
-  const q = (p: number) => a[Math.min(a.length - 1, Math.max(0, Math.ceil(p * a.length) - 1))]!;
+  const q = (p: number) => pct(a, p);
   let sum = 0;
   for (const v of a) sum += v;
   return { n: a.length, min: a[0]!, p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: a[a.length - 1]!, mean: sum / a.length };
