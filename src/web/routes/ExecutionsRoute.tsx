@@ -2,14 +2,14 @@
 // under "Upcoming" instead of pushing the log below the fold. Page one follows the event
 // stream; older pages hold still so rows don't move under the reader.
 import { useEffect, useState } from 'react';
-import { useSearchParams } from 'react-router-dom';
-import { Badge, Button, CloseButton, Group, Modal, Paper, SegmentedControl, Select, Stack, Text, TextInput } from '@mantine/core';
+import { Badge, Button, CloseButton, Group, Paper, SegmentedControl, Select, Text, TextInput } from '@mantine/core';
 import { useDebouncedValue, useMediaQuery } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import type { RunStatus } from '../../shared/schemas';
 import { isApiError } from '../api/client';
 import { isRetryable, useRetryMany, useRetryRun, useRuns, type RunSection, type RunView } from '../api/runs';
 import { useTask, useTasks } from '../api/tasks';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { IconSearch } from '../components/icons';
 import { Instant } from '../components/Instant';
 import { PageHeader } from '../components/PageHeader';
@@ -17,6 +17,7 @@ import { Pager, useCursorPages } from '../components/Pager';
 import { RunCards, RunsTable } from '../components/RunsTable';
 import { Empty, ErrorState, LoadingRows, StaleNotice } from '../components/States';
 import { TimeModeToggle } from '../components/TimeMode';
+import { useUrlFilters } from '../lib/useUrlFilters';
 
 const PAGE_SIZE = 50;
 /** how many claimed-ahead runs the Upcoming tab counts before saying "100+" */
@@ -73,9 +74,19 @@ function RetryDialog({ run, onClose }: { run: RunView | null; onClose: () => voi
     if (!run) retry.reset();
   }, [run]); // eslint-disable-line react-hooks/exhaustive-deps
   return (
-    <Modal opened={run !== null} onClose={onClose} title="Retry this delivery?" centered>
+    <ConfirmDialog
+      opened={run !== null}
+      onClose={onClose}
+      title="Retry this delivery?"
+      error={retry.isError && (isApiError(retry.error) && retry.error.code === 'RETRY_IN_PROGRESS' ? 'A retry of this run is already pending or running.' : retry.error.message)}
+      confirmLabel="Retry now"
+      confirmColor="indigo"
+      onConfirm={confirm}
+      pending={retry.isPending}
+      focusConfirm
+    >
       {run && (
-        <Stack gap="sm">
+        <>
           <Text size="sm">
             <b>{run.taskName}</b> failed after {run.deliveries?.length ?? 0} attempt{run.deliveries?.length === 1 ? '' : 's'}
             {last ? ` (last: ${last.statusCode !== undefined ? `HTTP ${last.statusCode}` : (last.error ?? 'no response')})` : ''}.
@@ -89,24 +100,9 @@ function RetryDialog({ run, onClose }: { run: RunView | null; onClose: () => voi
             </Text>
             <Instant iso={run.scheduledFor} ms size="xs" />
           </Group>
-          {retry.isError && (
-            <Text size="sm" c="red" role="alert">
-              {isApiError(retry.error) && retry.error.code === 'RETRY_IN_PROGRESS'
-                ? 'A retry of this run is already pending or running.'
-                : retry.error.message}
-            </Text>
-          )}
-          <Group justify="flex-end" mt="xs">
-            <Button variant="default" onClick={onClose}>
-              Cancel
-            </Button>
-            <Button color="indigo" onClick={confirm} loading={retry.isPending} data-autofocus>
-              Retry now
-            </Button>
-          </Group>
-        </Stack>
+        </>
       )}
-    </Modal>
+    </ConfirmDialog>
   );
 }
 
@@ -129,32 +125,26 @@ function RetryManyDialog({ scope, shown, opened, onClose }: { scope: { taskId?: 
       },
     );
   return (
-    <Modal opened={opened} onClose={onClose} title="Retry the failed deliveries?" centered>
-      <Stack gap="sm">
-        <Text size="sm">
-          Every failed webhook run of {scope.label} that is not already being retried gets a new run, delivered now; the newest{' '}
-          {RETRY_MANY_LIMIT} at most. This page shows {shown} of them.
-        </Text>
-        {retry.isError && (
-          <Text size="sm" c="red" role="alert">
-            {retry.error.message}
-          </Text>
-        )}
-        <Group justify="flex-end" mt="xs">
-          <Button variant="default" onClick={onClose} data-autofocus>
-            Cancel
-          </Button>
-          <Button color="indigo" onClick={confirm} loading={retry.isPending}>
-            Retry them
-          </Button>
-        </Group>
-      </Stack>
-    </Modal>
+    <ConfirmDialog
+      opened={opened}
+      onClose={onClose}
+      title="Retry the failed deliveries?"
+      error={retry.isError && retry.error.message}
+      confirmLabel="Retry them"
+      confirmColor="indigo"
+      onConfirm={confirm}
+      pending={retry.isPending}
+    >
+      <Text size="sm">
+        Every failed webhook run of {scope.label} that is not already being retried gets a new run, delivered now; the newest{' '}
+        {RETRY_MANY_LIMIT} at most. This page shows {shown} of them.
+      </Text>
+    </ConfirmDialog>
   );
 }
 
 export function ExecutionsRoute() {
-  const [params, setParams] = useSearchParams();
+  const { params, setParam } = useUrlFilters();
   const taskId = params.get('taskId') || undefined;
   const status = (params.get('status') || undefined) as RunStatus | undefined;
   const origin = params.get('origin') || undefined;
@@ -178,17 +168,6 @@ export function ExecutionsRoute() {
   const upcoming = useRuns({ ...filters, limit: UPCOMING_COUNT_LIMIT }, { section: 'upcoming', enabled: section === 'executed' });
   const upcomingCount = section === 'upcoming' && pages.page === 0 ? query.data?.items.length : upcoming.data?.items.length;
   const upcomingLabel = upcomingCount === undefined ? '' : upcomingCount >= UPCOMING_COUNT_LIMIT ? ` (${UPCOMING_COUNT_LIMIT}+)` : ` (${upcomingCount})`;
-
-  const setParam = (key: string, value: string | null) =>
-    setParams(
-      (prev) => {
-        const next = new URLSearchParams(prev);
-        if (value) next.set(key, value);
-        else next.delete(key);
-        return next;
-      },
-      { replace: true },
-    );
 
   // Both sections keep the API's order (latest instant first) so the pages stay coherent.
   const items = query.data?.items ?? [];

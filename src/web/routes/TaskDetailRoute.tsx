@@ -1,6 +1,6 @@
 // One task: its schedule, the next occurrences, its run history, and what you can do to it.
 import { Link, useNavigate, useParams } from 'react-router-dom';
-import { Button, Card, Code, Grid, Group, Modal, ScrollArea, Stack, Text, Title } from '@mantine/core';
+import { Button, Card, Code, Grid, ScrollArea, Stack, Text, Title } from '@mantine/core';
 import { useDisclosure, useMediaQuery } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import type { PreviewQuery, Task } from '../../shared/schemas';
@@ -8,6 +8,7 @@ import { usePreview } from '../api/schedules';
 import { useRuns } from '../api/runs';
 import { useDeleteTask, useTask, useTaskAction, useTriggerTask } from '../api/tasks';
 import { KindBadge, TaskStateBadge } from '../components/Badges';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { IconArrowLeft, IconBolt, IconEdit, IconPause, IconPlay, IconTrash } from '../components/icons';
 import { Instant } from '../components/Instant';
 import { PageHeader } from '../components/PageHeader';
@@ -70,31 +71,27 @@ function DeleteDialog({ task, opened, onClose }: { task: Task; opened: boolean; 
   const navigate = useNavigate();
   const remove = useDeleteTask(task.id);
   return (
-    <Modal opened={opened} onClose={onClose} title={<Text fw={700}>Delete this task?</Text>} centered>
+    <ConfirmDialog
+      opened={opened}
+      onClose={onClose}
+      title={<Text fw={700}>Delete this task?</Text>}
+      confirmLabel="Delete task"
+      confirmColor="red"
+      pending={remove.isPending}
+      onConfirm={() =>
+        remove.mutate(undefined, {
+          onSuccess: () => {
+            notifications.show({ color: 'teal', title: 'Task deleted', message: task.name });
+            navigate('/tasks');
+          },
+          onError: failed('Could not delete'),
+        })
+      }
+    >
       <Text size="sm">
         <b>{task.name}</b> will stop firing and disappear from the task list. This cannot be undone.
       </Text>
-      <Group justify="flex-end" mt="lg">
-        <Button variant="default" onClick={onClose} data-autofocus>
-          Cancel
-        </Button>
-        <Button
-          color="red"
-          loading={remove.isPending}
-          onClick={() =>
-            remove.mutate(undefined, {
-              onSuccess: () => {
-                notifications.show({ color: 'teal', title: 'Task deleted', message: task.name });
-                navigate('/tasks');
-              },
-              onError: failed('Could not delete'),
-            })
-          }
-        >
-          Delete task
-        </Button>
-      </Group>
-    </Modal>
+    </ConfirmDialog>
   );
 }
 

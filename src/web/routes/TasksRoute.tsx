@@ -1,16 +1,18 @@
 // Tasks: search, filters and pages live in the URL so a view can be shared or reloaded.
 import { useEffect, useState } from 'react';
-import { Link, useSearchParams } from 'react-router-dom';
-import { Button, Code, Group, Modal, Paper, Select, Stack, Text, TextInput } from '@mantine/core';
+import { Link } from 'react-router-dom';
+import { Button, Code, Group, Paper, Select, Text, TextInput } from '@mantine/core';
 import { useDebouncedValue, useMediaQuery } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import type { Task, TaskState } from '../../shared/schemas';
 import { useCancelByPrefix, useTaskPrefixCount, useTasks } from '../api/tasks';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { IconPlus, IconSearch, IconTrash } from '../components/icons';
 import { PageHeader } from '../components/PageHeader';
 import { Pager, useCursorPages } from '../components/Pager';
 import { Empty, ErrorState, LoadingRows, StaleNotice } from '../components/States';
 import { TaskCards, TasksTable } from '../components/TasksTable';
+import { useUrlFilters } from '../lib/useUrlFilters';
 
 const PAGE_SIZE = 25;
 
@@ -36,44 +38,40 @@ function CancelByPrefixDialog({ keyPrefix, opened, onClose }: { keyPrefix: strin
       },
     });
   return (
-    <Modal opened={opened} onClose={onClose} title="Cancel tasks by key prefix" centered>
-      <Stack gap="sm">
-        {count.isPending ? (
-          <Text size="sm">Counting the tasks whose key starts with <Code>{keyPrefix}</Code>…</Text>
-        ) : count.isError ? (
-          <Text size="sm" c="red" role="alert">
-            Could not count them: {count.error.message}
-          </Text>
-        ) : n === null || n === undefined ? (
-          <Text size="sm" c="red" role="alert">
-            The server did not say how many tasks match, so nothing will be cancelled from here.
-          </Text>
-        ) : (
-          <Text size="sm" data-testid="cancel-count" data-count={n}>
-            This cancels <b>{plural(n)}</b> whose key starts with <Code>{keyPrefix}</Code>. None of their future occurrences will run;
-            their past runs stay in the log. This cannot be undone.
-          </Text>
-        )}
-        {cancel.isError && (
-          <Text size="sm" c="red" role="alert">
-            {cancel.error.message}
-          </Text>
-        )}
-        <Group justify="flex-end" mt="xs">
-          <Button variant="default" onClick={onClose} data-autofocus>
-            Keep them
-          </Button>
-          <Button color="red" onClick={confirm} loading={cancel.isPending} disabled={typeof n !== 'number' || n === 0}>
-            {typeof n === 'number' ? `Cancel ${plural(n)}` : 'Cancel tasks'}
-          </Button>
-        </Group>
-      </Stack>
-    </Modal>
+    <ConfirmDialog
+      opened={opened}
+      onClose={onClose}
+      title="Cancel tasks by key prefix"
+      error={cancel.isError && cancel.error.message}
+      keepLabel="Keep them"
+      confirmLabel={typeof n === 'number' ? `Cancel ${plural(n)}` : 'Cancel tasks'}
+      confirmColor="red"
+      onConfirm={confirm}
+      pending={cancel.isPending}
+      disabled={typeof n !== 'number' || n === 0}
+    >
+      {count.isPending ? (
+        <Text size="sm">Counting the tasks whose key starts with <Code>{keyPrefix}</Code>…</Text>
+      ) : count.isError ? (
+        <Text size="sm" c="red" role="alert">
+          Could not count them: {count.error.message}
+        </Text>
+      ) : n === null || n === undefined ? (
+        <Text size="sm" c="red" role="alert">
+          The server did not say how many tasks match, so nothing will be cancelled from here.
+        </Text>
+      ) : (
+        <Text size="sm" data-testid="cancel-count" data-count={n}>
+          This cancels <b>{plural(n)}</b> whose key starts with <Code>{keyPrefix}</Code>. None of their future occurrences will run;
+          their past runs stay in the log. This cannot be undone.
+        </Text>
+      )}
+    </ConfirmDialog>
   );
 }
 
 export function TasksRoute() {
-  const [params, setParams] = useSearchParams();
+  const { params, setParam, clear } = useUrlFilters();
   const q = params.get('q') ?? '';
   const keyPrefixParam = params.get('keyPrefix') ?? '';
   const state = (params.get('state') || undefined) as TaskState | undefined;
@@ -91,18 +89,6 @@ export function TasksRoute() {
   const query = useTasks({ q: debouncedQ.trim() || undefined, keyPrefix, count: keyPrefix ? true : undefined, state, kind, limit: PAGE_SIZE, cursor: pages.cursor });
   const filtered = Boolean(debouncedQ.trim() || keyPrefix || state || kind);
   const total = keyPrefix ? query.data?.total : undefined;
-
-  const setParam = (key: string, value: string | null) => {
-    setParams(
-      (prev) => {
-        const next = new URLSearchParams(prev);
-        if (value) next.set(key, value);
-        else next.delete(key);
-        return next;
-      },
-      { replace: true },
-    );
-  };
 
   return (
     <>
@@ -189,7 +175,7 @@ export function TasksRoute() {
               title="No tasks match"
               description="Try another name, or clear the filters."
               action={
-                <Button variant="default" onClick={() => setParams({}, { replace: true })}>
+                <Button variant="default" onClick={clear}>
                   Clear filters
                 </Button>
               }
