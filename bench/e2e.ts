@@ -19,7 +19,10 @@
 //           seconds (default 60) with only imported tasks due: their p99 and the RSS (all
 //           of it, and its second half).
 //           --import-client-nice=n runs the importing client's thread at nice n (a
-//           diagnostic: what its CPU on the same two cores costs the stream)
+//           diagnostic: what its CPU on the same two cores costs the stream),
+//           --import-rate=n paces the client to n tasks a second, and --import-via=sql
+//           writes the same keyed rows straight into PostgreSQL (its backends at nice 10,
+//           as the node's): diagnostics of what the database's write rate costs the stream
 // Options: --systems=sundial,graphile-tuned,pgboss-tuned,bullmq-tuned, --cpu-prof
 // (Sundial's node process writes a V8 CPU profile to bench/results/profiles/),
 // --heap-snapshot (a heap snapshot there just before T; writing it stalls that run),
@@ -181,6 +184,10 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
     importTailSec: Math.max(0, Number(arg('import-tail') ?? 60)),
     /** the nice value the importing client runs at (a diagnostic: how much its CPU costs the stream) */
     importClientNice: Number(arg('import-client-nice') ?? 0),
+    /** the imported rows go straight into PostgreSQL, past the node (a diagnostic: the database's share) */
+    importViaSql: args.includes('--import-via=sql'),
+    /** the importing client's pace, tasks a second (0: as fast as the node answers) */
+    importRate: Number(arg('import-rate') ?? 0),
     capMs: 30_000,
     leadMs: 12_000,
   };
@@ -354,10 +361,16 @@ export async function runE2E(ctx: E2EContext): Promise<void> {
             const k0 = next;
             next += 1000;
             if (k0 >= importN) return;
+            // --import-rate: batches leave at that many tasks a second at most
+            if (P.importRate) await sleep(Math.max(0, t0 + (k0 * 1000) / P.importRate - Date.now()));
             const tasks = [];
             for (let k = k0; k < Math.min(importN, k0 + 1000); k++) {
               const due = dueOf(k);
               tasks.push({ key: `import/${k}`, name: `imported ${k}`, schedule: { type: 'once', at: new Date(due).toISOString() }, action: { type: 'webhook', url: rx.okUrl, body: { i: steadyN + k, due } } });
+            }
+            if (P.importViaSql) {
+              await (sys as Sundial).insertKeyedWebhooks(tasks.map((t) => ({ key: t.key, name: t.name, at: t.schedule.at, action: t.action })));
+              continue;
             }
             const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', prefer: 'return=minimal' }, body: JSON.stringify({ tasks }) });
             if (r.status !== 201) throw new Error(`batch ${k0}: ${r.status} ${(await r.text()).slice(0, 300)}`);

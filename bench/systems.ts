@@ -3,6 +3,7 @@
 // the system's own client, and reports, per task index, when the task's code started.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { setPriority } from 'node:os';
 import postgres from 'postgres';
 import { freePort, procUsage, sleep, waitFor } from './lib.js';
 
@@ -143,6 +144,24 @@ export class Sundial implements System {
         from json_to_recordset(${JSON.stringify(chunk)}::text::json) as v(i int, at timestamptz, action text)`;
     }
     await this.sql!`select pg_notify('sundial', '{"t":"wake"}')`;
+  }
+
+  /**
+   * Keyed webhook tasks written straight into PostgreSQL, one statement for all of them, in
+   * the rows the batch endpoint stores (the e2e import's `--import-via=sql` diagnostic: the
+   * same rows without the node's share of the work). No wake-up: the claimer finds them.
+   */
+  async insertKeyedWebhooks(rows: { key: string; name: string; at: string; action: unknown }[]) {
+    const chunk = rows.map((r) => ({ ...r, action: JSON.stringify(r.action) }));
+    await this.sql!.begin(async (tx) => {
+      // at the batch endpoint's nice (store/background.ts), so the comparison is like for like
+      const [me] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      setPriority(me!.pid, 10);
+      await tx`
+      insert into tasks (key, name, kind, run_at, next_run_at, state, action)
+      select v.key, v.name, 'once', v.at, v.at, 'active', v.action::jsonb
+      from json_to_recordset(${JSON.stringify(chunk)}::text::json) as v(key text, name text, at timestamptz, action text)`;
+    });
   }
 
   /**
