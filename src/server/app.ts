@@ -215,6 +215,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     webhookSecrets,
     createClaim: claimer,
     firingLate: () => executor?.firedLate() ?? false,
+    timerLateness: () => executor?.timerLateness() ?? { wakes: 0, late: 0 },
     readiness: async () => {
       let timer: Timer | undefined;
       try {

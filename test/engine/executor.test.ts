@@ -67,6 +67,20 @@ describe('Executor on a manual clock', () => {
     await executor.stop();
   });
 
+  it('counts the timer wakes that found runs due, and the late ones (the API paces bulk writes by them)', async () => {
+    const { clock, executor } = setup();
+    expect(executor.timerLateness()).toEqual({ wakes: 0, late: 0 });
+    executor.hold([run(100), run(100)]);
+    clock.advance(100);
+    expect(executor.timerLateness()).toEqual({ wakes: 1, late: 0 });
+    clock.advance(1000);
+    // held 1 s after its time: the wake that fires it is late
+    executor.hold([run(100)]);
+    clock.advance(0);
+    expect(executor.timerLateness()).toEqual({ wakes: 2, late: 1 });
+    await executor.stop();
+  });
+
   it('a run held after its time fires at once; past the threshold it is late and says by how much', async () => {
     const { clock, results, executor } = setup();
     clock.advance(12_400);

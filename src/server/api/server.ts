@@ -51,6 +51,8 @@ export interface ApiDeps {
   createClaim?: CreateClaim;
   /** true while the node's timer fires late (scheduler/executor.ts firedLate): bulk writes then take turns */
   firingLate?: () => boolean;
+  /** the node's timer wakes and late ones so far (executor.ts timerLateness): bulk writes are paced by them (bulk-pace.ts) */
+  timerLateness?: () => { wakes: number; late: number };
 }
 
 /** What the API needs of the claimer to claim new tasks in their creating transaction (scheduler/claimer.ts). */

@@ -17,6 +17,7 @@ import { assertTaskId, decodeCursor, encodeCursor, nextOccurrence, runOut, taskO
 import { replacePlan, requestHash, resumeChange, taskChangeFromPatch, taskInsertFromCreate } from './task-input.js';
 import { compileBodyValidator } from './validation.js';
 import { BatchDatabaseError } from './batch-thread.js';
+import { BulkPace } from './bulk-pace.js';
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
 const KeyParams = Type.Object({ '*': TaskKey });
@@ -108,6 +109,8 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
   const laterInserts = new TaskInsertQueue(sql);
   // batch transactions: a few at a time, one while the node fires late (see Turns)
   const batchWrites = new Turns(() => (deps.firingLate?.() ? 1 : BATCH_WRITES));
+  // and paced by their bytes while the timer wakes late (see BulkPace)
+  const bulkPace = deps.timerLateness && new BulkPace(() => clock.now().getTime(), deps.timerLateness);
   /** read-only tokens do not see webhook header values */
   const redact = (req: FastifyRequest) => ({ redact: req.principal?.scope === 'read' });
 
@@ -165,7 +168,7 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
         validatorCompiler: ({ httpPart, schema }) => (httpPart === 'body' ? () => true : compileBodyValidator(schema as object)),
         schema: {
           summary: `Create or replace up to ${LIMITS.bulkMaxTasks} tasks at once, all or nothing`,
-          description: `One transaction. Items with a key are upserts (as PUT /api/tasks/by-key/{key}). If any item is invalid the answer is 400 BATCH_INVALID listing up to ${LIMITS.batchMaxErrors} of them in details.errors (field like "tasks[17].schedule.at") and nothing is stored. Body limit ${LIMITS.batchBodyMaxBytes / 1024 / 1024} MiB. Send "Prefer: return=minimal" to get only ids and outcomes. An Idempotency-Key makes a replay return the first answer.`,
+          description: `One transaction. Items with a key are upserts (as PUT /api/tasks/by-key/{key}). If any item is invalid the answer is 400 BATCH_INVALID listing up to ${LIMITS.batchMaxErrors} of them in details.errors (field like "tasks[17].schedule.at") and nothing is stored. Body limit ${LIMITS.batchBodyMaxBytes / 1024 / 1024} MiB. Send "Prefer: return=minimal" to get only ids and outcomes. An Idempotency-Key makes a replay return the first answer. While this node's timer fires late, batches wait their turn, paced by their bytes (never below 512 KiB a second), so that what is due keeps its time.`,
           tags: ['tasks'],
           body: BatchCreate,
           headers: Type.Object({
@@ -178,6 +181,7 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
       async (req, reply) => {
         const charge = req.chargeRateLimit;
         const claimer = deps.createClaim;
+        await bulkPace?.admit(req.body?.length ?? 0);
         const answer = await batchWrites.run(async () => {
           try {
             return await deps.batches.run(

@@ -75,6 +75,8 @@ export class Executor implements Service {
   private timer?: Timer;
   /** clock time (ms) of the last fire LATE_MS or more after its time */
   private lateAt = -Infinity;
+  /** timer wakes that found runs due, and those of them LATE_MS or more after the first one's time */
+  private readonly wakes = { wakes: 0, late: 0 };
   private timerAt = Infinity;
   private running = false;
   private unsubscribe?: () => void;
@@ -141,6 +143,11 @@ export class Executor implements Service {
    */
   firedLate(withinMs = 1000): boolean {
     return this.deps.clock.now().getTime() - this.lateAt < withinMs;
+  }
+
+  /** Counts since start of the timer's wakes that found runs due, and of the late ones (the API paces bulk writes by them: api/bulk-pace.ts). */
+  timerLateness(): { wakes: number; late: number } {
+    return { ...this.wakes };
   }
 
   hold(runs: ClaimedRun[]): void {
@@ -215,7 +222,13 @@ export class Executor implements Service {
     const now = this.deps.clock.now();
     const due = this.queue.popDue(now.getTime()).filter((r) => this.byId.get(r.id) === r);
     // popped in time order: the first is the most overdue
-    if (due.length && now.getTime() - due[0]!.scheduledFor.getTime() >= LATE_MS) this.lateAt = now.getTime();
+    if (due.length) {
+      this.wakes.wakes++;
+      if (now.getTime() - due[0]!.scheduledFor.getTime() >= LATE_MS) {
+        this.lateAt = now.getTime();
+        this.wakes.late++;
+      }
+    }
     // they leave the held set; their account entries stay open until their results are settled
     for (const r of due) this.unindex(r);
     // decisions for the batch at its instant; each run's own start is read as it is executed
