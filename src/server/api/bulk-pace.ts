@@ -13,7 +13,7 @@ export const PACE = {
   lateShare: 0.005,
   /** a slow window halves the pace (from what was admitted in it, when that is less) */
   decrease: 0.5,
-  /** a window on time raises it by a quarter ... */
+  /** a window on time raises it by a tenth ... */
   increase: 1.1,
   /** ... and past this the bulk writes go unpaced again (bytes a second) */
   maxBytesPerSecond: 64 * 1024 * 1024,
@@ -30,12 +30,14 @@ export const PACE = {
  * PostgreSQL at nice 10, with no node in the way, did the same (50 ms). What the stream
  * feels is the database's write rate, so that is what is paced: a client sending 5,000
  * tasks a second left the stream at 8 → 10 ms, and this pace at its settings 5–6 → 9–10
- * ms (1.50–1.80×, three pairs), the import then taking ~5.5 minutes beside the stream (docs/api.md, "Firing beside an
- * import"; at a 2 % late share and +25 % a window: 5 → 13 ms in 92 s).
+ * ms (1.50–1.80×, three pairs; the target is 1.5×), the import then taking ~5.5 minutes
+ * beside the stream (docs/api.md, "Firing beside an import"; at a 2 % late share and
+ * +25 % a window: 5 → 13 ms in 92 s).
  *
  * Additive-increase/multiplicative-decrease on the timer's lateness, measured where the
  * deadline is: a window in which more than `lateShare` of the timer's wakes came late
- * halves the pace, each window on time raises it by a quarter until it is unpaced again.
+ * halves the pace, each window on time raises it by a tenth until it is unpaced again;
+ * a gap of more than three windows between batches (a new import) starts unpaced.
  * A node that is not firing (fewer than `minWakes` wakes a window) never slows an import:
  * alone, a million tasks load at full speed.
  */
@@ -89,8 +91,8 @@ export class BulkPace {
     if (fresh && wakes >= this.p.minWakes && late / wakes > this.p.lateShare) {
       this.bytesPerSecond = Math.max(this.p.minBytesPerSecond, Math.min(this.bytesPerSecond, admittedPerSecond) * this.p.decrease);
     } else if (this.bytesPerSecond !== Infinity) {
-      this.bytesPerSecond *= fresh ? this.p.increase : Infinity;
-      if (this.bytesPerSecond >= this.p.maxBytesPerSecond) {
+      this.bytesPerSecond *= this.p.increase;
+      if (!fresh || this.bytesPerSecond >= this.p.maxBytesPerSecond) {
         this.bytesPerSecond = Infinity;
         this.nextAt = 0;
       }
