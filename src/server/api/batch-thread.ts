@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { ApiError, type ErrorCode } from '../errors.js';
+import { BULK_NICE } from '../store/background.js';
 import type { BatchAnswer, BatchJob } from './batch.js';
 
 /** An ApiError as data, and back (errors cross threads as plain objects). */
@@ -68,14 +69,23 @@ const SELF = fileURLToPath(import.meta.url);
 const FROM_SOURCE = SELF.endsWith('.ts');
 
 /**
- * The worker's first lines: the postgres.js fix that bin/sundial.js registers for the
- * main thread (module hooks registered there do not reach a worker in Node 20), and,
- * when the node runs from its TypeScript source (the tests), tsx.
+ * The worker's first lines: its own nice value, then the postgres.js fix that
+ * bin/sundial.js registers for the main thread (module hooks registered there do not
+ * reach a worker in Node 20), and, when the node runs from its TypeScript source (the
+ * tests), tsx. The nice value comes first: loading and starting the thread (its modules,
+ * their schemas, its connections) cost ~0.5 s of CPU at the first batch of an import,
+ * beside a firing timer. On Linux a thread id given to setpriority names that thread
+ * alone; elsewhere, or not allowed, the thread keeps the node's priority.
  */
 function bootstrap(): string {
   const worker = new URL(`./batch-worker.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url).href;
   const fix = new URL('../../../bin/postgres-js-fix.mjs', import.meta.url).href;
   return `(async () => {
+    try {
+      const { readlinkSync } = await import('node:fs');
+      const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+      if (Number.isInteger(tid) && tid > 0) (await import('node:os')).setPriority(tid, ${BULK_NICE});
+    } catch {}
     const { register } = await import('node:module');
     register(${JSON.stringify(fix)});
     ${FROM_SOURCE ? "(await import('tsx/esm/api')).register();" : ''}

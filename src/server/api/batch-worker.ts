@@ -1,10 +1,8 @@
 // The batch thread (see batch-thread.ts): runs POST /api/tasks/batch requests on a
 // PostgreSQL pool of its own, at a lower CPU priority than the thread that fires.
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ApiError } from '../errors.js';
-import { BULK_NICE, BulkPriority } from '../store/background.js';
+import { BulkPriority } from '../store/background.js';
 import { connect } from '../store/db.js';
 import { parseAllowList } from '../webhooks/ssrf.js';
 import { BatchFailed, KeyGuess, runBatch, type BatchEnv } from './batch.js';
@@ -14,20 +12,7 @@ const settings = workerData as ThreadSettings;
 const port = parentPort!;
 const send = (m: FromThread) => port.postMessage(m);
 
-/**
- * This thread's own nice value: on Linux a thread id given to setpriority names that
- * thread alone. An import then takes only the CPU the firing thread does not want.
- */
-function lowerOwnPriority(): void {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, BULK_NICE);
-  } catch {
-    // not Linux, or not allowed: the thread keeps the node's priority
-  }
-}
-lowerOwnPriority();
-
+// its nice value was set before anything was loaded (batch-thread.ts, bootstrap)
 const sql = connect({
   url: settings.databaseUrl,
   max: settings.connections,
