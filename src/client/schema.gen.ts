@@ -1951,7 +1951,7 @@ export interface paths {
         put?: never;
         /**
          * Create or replace up to 1000 tasks at once, all or nothing
-         * @description One transaction. Items with a key are upserts (as PUT /api/tasks/by-key/{key}). If any item is invalid the answer is 400 BATCH_INVALID listing up to 100 of them in details.errors (field like "tasks[17].schedule.at") and nothing is stored. Body limit 4 MiB. Send "Prefer: return=minimal" to get only ids and outcomes. An Idempotency-Key makes a replay return the first answer. While this node's timer fires late, batches wait their turn, paced by their bytes (never below 512 KiB a second), so that what is due keeps its time.
+         * @description One transaction. Items with a key are upserts (as PUT /api/tasks/by-key/{key}). If any item is invalid the answer is 400 BATCH_INVALID listing up to 100 of them in details.errors (field like "tasks[17].schedule.at") and nothing is stored. Body limit 4 MiB. Send "Prefer: return=minimal" to get only ids and outcomes. An Idempotency-Key makes a replay return the first answer. While this node's timer fires late, batches wait their turn, paced by their bytes (never below 512 KiB a second), so that what is due keeps its time; one that would wait more than 30 s is refused with 429 and Retry-After.
          */
         post: {
             parameters: {
@@ -2262,6 +2262,21 @@ export interface paths {
                 };
                 /** @description Default Response */
                 422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BulkPace, PACE, type TimerLateness } from './bulk-pace';
+import { BulkPace, PACE, PaceFull, type TimerLateness } from './bulk-pace';
 
 /** A pace on a stub clock: sleeping moves the clock, and each sleep is kept. */
 function setup() {
@@ -87,5 +87,60 @@ describe('BulkPace', () => {
     s.advance(60_000); // nothing for a minute
     await s.pace.admit(MB);
     expect(s.pace.pace).toBe(Infinity);
+  });
+
+  it('starts an import on a firing node slow: at the floor, doubling each window on time until the first slow one', async () => {
+    const s = setup();
+    for (let i = 0; i < 5; i++) s.window(1000, 0); // five seconds of firing, no batch
+    await s.pace.admit(MB);
+    expect(s.pace.pace).toBe(PACE.minBytesPerSecond);
+    // the second batch waits for the first at the floor's rate
+    await s.pace.admit(1024);
+    expect(s.slept).toEqual([(MB / PACE.minBytesPerSecond) * 1000]);
+    s.window(1000, 0);
+    await s.pace.admit(1024);
+    expect(s.pace.pace).toBe(2 * PACE.minBytesPerSecond);
+    s.window(1000, 0);
+    await s.pace.admit(1024);
+    expect(s.pace.pace).toBe(4 * PACE.minBytesPerSecond);
+    s.window(1000, 100); // slow: halved, and from here on a tenth a window
+    await s.pace.admit(1024);
+    const halved = s.pace.pace;
+    expect(halved).toBeLessThanOrEqual(2 * PACE.minBytesPerSecond);
+    s.window(1000, 0);
+    await s.pace.admit(1024);
+    expect(s.pace.pace).toBeCloseTo(Math.max(halved, PACE.minBytesPerSecond) * PACE.increase);
+  });
+
+  it('refuses a batch that would wait past maxWaitMs, admitting nothing of it, and says when to come back', async () => {
+    let t = 1_000_000;
+    const timer = { wakes: 0, late: 0 };
+    const starts: number[] = [];
+    // many clients at once: sleeping does not move the clock, each batch's start is kept
+    const pace = new BulkPace(
+      () => t,
+      () => ({ ...timer }),
+      async (ms) => void starts.push(ms),
+    );
+    timer.wakes += 5000;
+    t += 5000; // five seconds of firing, no batch
+    await pace.admit(1024); // a new import on a firing node: paced at the floor
+    expect(pace.pace).toBe(PACE.minBytesPerSecond);
+    const batch = 4 * MB; // 8 s each at the floor
+    for (let i = 0; i < 4; i++) await pace.admit(batch);
+    const refused = await pace.admit(batch).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(PaceFull);
+    const queued = ((1024 + 4 * batch) / PACE.minBytesPerSecond) * 1000;
+    expect((refused as PaceFull).retryAfterMs).toBeCloseTo(queued - PACE.maxWaitMs / 2);
+    // the API answers it as 429 RATE_LIMITED, Retry-After from retryAfterSeconds (api/server.ts)
+    expect(refused).toMatchObject({ status: 429, code: 'RATE_LIMITED', details: { retryAfterSeconds: Math.ceil((queued - PACE.maxWaitMs / 2) / 1000) } });
+    expect((refused as PaceFull).message).toMatch(/retry in \d+ s/);
+    // the refused one took no place: after the queue drains, the next starts where the fourth ended
+    t += queued - 100;
+    await pace.admit(1024);
+    expect(starts.at(-1)).toBeCloseTo(100);
   });
 });

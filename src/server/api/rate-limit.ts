@@ -80,10 +80,8 @@ export function registerRateLimit(app: FastifyInstance, limiter: RateLimiter, ke
     const key = keyOf(req);
     const charge = (cost: number) => {
       const wait = limiter.take(key, cost);
-      if (wait) {
-        reply.header('retry-after', String(wait));
-        throw limited(limiter, wait);
-      }
+      // Retry-After is set from the error's retryAfterSeconds (server.ts)
+      if (wait) throw limited(limiter, wait);
       reply.header('ratelimit-limit', String(limiter.perMinute));
       reply.header('ratelimit-remaining', String(limiter.remaining(key)));
     };

@@ -169,6 +169,8 @@ export async function buildHttp(deps: ApiDeps): Promise<FastifyInstance> {
       req.log.error({ err }, 'unhandled error');
       e = new ApiError('INTERNAL', 'internal error');
     }
+    // a 429 says when to come back (the rate limit, a batch paced past its wait)
+    if (typeof e.details?.retryAfterSeconds === 'number') reply.header('retry-after', String(e.details.retryAfterSeconds));
     return reply.code(e.status).send({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } });
   });
 

@@ -168,14 +168,14 @@ export function taskRoutes(app: FastifyInstance, deps: ApiDeps) {
         validatorCompiler: ({ httpPart, schema }) => (httpPart === 'body' ? () => true : compileBodyValidator(schema as object)),
         schema: {
           summary: `Create or replace up to ${LIMITS.bulkMaxTasks} tasks at once, all or nothing`,
-          description: `One transaction. Items with a key are upserts (as PUT /api/tasks/by-key/{key}). If any item is invalid the answer is 400 BATCH_INVALID listing up to ${LIMITS.batchMaxErrors} of them in details.errors (field like "tasks[17].schedule.at") and nothing is stored. Body limit ${LIMITS.batchBodyMaxBytes / 1024 / 1024} MiB. Send "Prefer: return=minimal" to get only ids and outcomes. An Idempotency-Key makes a replay return the first answer. While this node's timer fires late, batches wait their turn, paced by their bytes (never below 512 KiB a second), so that what is due keeps its time.`,
+          description: `One transaction. Items with a key are upserts (as PUT /api/tasks/by-key/{key}). If any item is invalid the answer is 400 BATCH_INVALID listing up to ${LIMITS.batchMaxErrors} of them in details.errors (field like "tasks[17].schedule.at") and nothing is stored. Body limit ${LIMITS.batchBodyMaxBytes / 1024 / 1024} MiB. Send "Prefer: return=minimal" to get only ids and outcomes. An Idempotency-Key makes a replay return the first answer. While this node's timer fires late, batches wait their turn, paced by their bytes (never below 512 KiB a second), so that what is due keeps its time; one that would wait more than 30 s is refused with 429 and Retry-After.`,
           tags: ['tasks'],
           body: BatchCreate,
           headers: Type.Object({
             'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
             prefer: Type.Optional(Type.String({ maxLength: 200, description: 'return=minimal: only id, key and outcome per item' })),
           }),
-          response: { 200: BatchResult, 201: BatchResult, 413: ErrorBody, 422: ErrorBody, ...errors },
+          response: { 200: BatchResult, 201: BatchResult, 413: ErrorBody, 422: ErrorBody, 429: ErrorBody, ...errors },
         },
       },
       async (req, reply) => {
