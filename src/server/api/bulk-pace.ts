@@ -49,7 +49,7 @@ export class PaceFull extends ApiError {
  * PostgreSQL at nice 10, with no node in the way, did the same (50 ms). What the stream
  * feels is the database's write rate, so that is what is paced: a client sending 5,000
  * tasks a second left the stream at 8 → 10 ms, and this pace 5–6 → 7–8 ms (1.17–1.60×,
- * median 1.40× over three pairs with the slow start below; 1.50–1.80× without it; the
+ * median 1.50× over four pairs with the slow start below; 1.50–1.80× without it; the
  * target is 1.5×), the import then taking 5–5.5 minutes beside the stream (docs/api.md,
  * "Firing beside an import"; at a 2 % late share and +25 % a window: 5 → 13 ms in 92 s).
  *
