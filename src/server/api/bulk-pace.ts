@@ -30,11 +30,14 @@ export const PACE = {
   maxWaitMs: 30_000,
 };
 
-/** The batch would wait longer than PACE.maxWaitMs: 429, retry after `retryAfterMs`. */
+/** The batch would wait longer than `maxWaitMs`: 429, retry after `retryAfterMs`. */
 export class PaceFull extends ApiError {
-  constructor(readonly retryAfterMs: number) {
+  constructor(
+    readonly retryAfterMs: number,
+    maxWaitMs: number,
+  ) {
     const s = Math.ceil(retryAfterMs / 1000);
-    super('RATE_LIMITED', `batch writes are paced while this node fires late, and this one would wait more than ${PACE.maxWaitMs / 1000} s; retry in ${s} s`, {
+    super('RATE_LIMITED', `batch writes are paced while this node fires late, and this one would wait more than ${maxWaitMs / 1000} s; retry in ${s} s`, {
       retryAfterSeconds: s,
     });
   }
@@ -96,7 +99,7 @@ export class BulkPace {
     this.decide();
     const t = this.now();
     const start = Math.max(t, this.nextAt);
-    if (this.bytesPerSecond !== Infinity && start - t > this.p.maxWaitMs) throw new PaceFull(Math.max(1000, start - t - this.p.maxWaitMs / 2));
+    if (this.bytesPerSecond !== Infinity && start - t > this.p.maxWaitMs) throw new PaceFull(Math.max(1000, start - t - this.p.maxWaitMs / 2), this.p.maxWaitMs);
     this.admitted += bytes;
     this.busyUntil = t;
     if (this.bytesPerSecond === Infinity) return;
