@@ -19,4 +19,13 @@ describe('taskId', () => {
     const ids = [now + 2, now, now + 1].map((t) => taskId(t));
     expect([...ids].sort()).toEqual([ids[1], ids[2], ids[0]]);
   });
+
+  it('keeps the order it made them in within a millisecond (the first 4,096), then stays unique', () => {
+    const now = Date.UTC(2026, 11, 1, 10);
+    const made = Array.from({ length: 5000 }, () => taskId(now));
+    const first = made.slice(0, 4096);
+    expect([...first].sort()).toEqual(first);
+    expect(new Set(made).size).toBe(5000);
+    for (const id of made) expect(id).toMatch(V7);
+  });
 });
