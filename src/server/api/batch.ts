@@ -66,7 +66,7 @@ export interface BatchEnv {
   /** leave out the read of an import's new keys (see KeyGuess); absent: always read */
   keys?: KeyGuess;
   allow?: AllowList;
-  /** called first in every batch transaction (the bulk priority of its backend) */
+  /** called first in every batch transaction (the bulk priority of its backend); not awaited before the writes */
   onTransaction?: (tx: Tx) => Promise<void>;
 }
 
@@ -212,32 +212,41 @@ export async function runBatch(env: BatchEnv, job: BatchJob, admit?: (tasks: num
       const claimed: ClaimedRun[] = [];
       const scheduleErrors: BatchAnswer['scheduleErrors'] = [];
       const keysAssumedFree = env.keys?.assumeFree(attempt) ?? false;
+      const writes = async (tx: Tx): Promise<BatchAnswer> => {
+        if (idem) {
+          const first = await taskBatchClaim(tx, idem, hash);
+          if (first) {
+            if (first.requestHash !== hash) {
+              throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different batch', { field: 'header.idempotency-key' });
+            }
+            const body = typeof first.response === 'string' ? first.response : JSON.stringify(first.response);
+            return { status: first.status, body, replayed: true, claimed, scheduleErrors };
+          }
+        }
+        const claim = job.claim && { before: new Date(now.getTime() + job.claim.horizonMs), claim: claimUnder(job.claim, now, claimed, scheduleErrors) };
+        const { results } = await put(tx, rows, explicitPast, now, env.lookaheadMs, claim, keysAssumedFree);
+        if (job.minimal && !idem) return { status: 201, body: minimalText(results, rows), replayed: false, claimed, scheduleErrors };
+        let items: unknown[];
+        if (job.minimal) items = results.map((r, i) => ({ id: r.id, key: rows[i]!.key, outcome: r.outcome }));
+        else {
+          const byId = new Map((await tasksGetByIds(tx, results.map((r) => r.id))).map((t) => [t.id, t]));
+          items = results.map((r) => ({ ...taskOut(byId.get(r.id)!), outcome: r.outcome }));
+        }
+        const response = { items };
+        if (idem) await taskBatchAnswer(tx, idem, 201, response);
+        // 1,000 items: plain JSON.stringify beats the schema serializer's anyOf per item
+        return { status: 201, body: JSON.stringify(response), replayed: false, claimed, scheduleErrors };
+      };
       try {
         return await env.sql.begin(async (tx) => {
-          await env.onTransaction?.(tx);
-          if (idem) {
-            const first = await taskBatchClaim(tx, idem, hash);
-            if (first) {
-              if (first.requestHash !== hash) {
-                throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different batch', { field: 'header.idempotency-key' });
-              }
-              const body = typeof first.response === 'string' ? first.response : JSON.stringify(first.response);
-              return { status: first.status, body, replayed: true, claimed, scheduleErrors };
-            }
+          // sent with the statements after it (postgres.js pipelines a transaction's
+          // queries): not a round trip of its own before the batch's writes
+          const marked = env.onTransaction?.(tx);
+          try {
+            return await writes(tx);
+          } finally {
+            await marked?.catch(() => {});
           }
-          const claim = job.claim && { before: new Date(now.getTime() + job.claim.horizonMs), claim: claimUnder(job.claim, now, claimed, scheduleErrors) };
-          const { results } = await put(tx, rows, explicitPast, now, env.lookaheadMs, claim, keysAssumedFree);
-          if (job.minimal && !idem) return { status: 201, body: minimalText(results, rows), replayed: false, claimed, scheduleErrors };
-          let items: unknown[];
-          if (job.minimal) items = results.map((r, i) => ({ id: r.id, key: rows[i]!.key, outcome: r.outcome }));
-          else {
-            const byId = new Map((await tasksGetByIds(tx, results.map((r) => r.id))).map((t) => [t.id, t]));
-            items = results.map((r) => ({ ...taskOut(byId.get(r.id)!), outcome: r.outcome }));
-          }
-          const response = { items };
-          if (idem) await taskBatchAnswer(tx, idem, 201, response);
-          // 1,000 items: plain JSON.stringify beats the schema serializer's anyOf per item
-          return { status: 201, body: JSON.stringify(response), replayed: false, claimed, scheduleErrors };
         });
       } catch (err) {
         if (claimed.length) claimedBeforeFailure = true;
