@@ -16,6 +16,9 @@ export interface InputOptions {
   allowPast?: boolean;
 }
 
+/** The action of a task that names none (one object: actions are never changed in place). */
+const LOG_ACTION: Action = Object.freeze({ type: 'log' });
+
 export const WEBHOOK_DEFAULTS = { method: 'POST', timeoutMs: 10_000, maxAttempts: 3 } as const;
 
 /** Headers Sundial sets itself, or that would change how the request is framed or routed. */
@@ -161,12 +164,19 @@ export function requestHash(body: unknown): string {
 
 export function taskInsertFromCreate(body: TaskCreate, now: Date, idempotencyKey: string | null, opts: InputOptions = {}): TaskInsert {
   const cols = scheduleColumns(body.schedule, now, body.runImmediatelyIfPast ?? (opts.allowPast || false));
+  // the fields one by one, not a spread of cols: a batch makes a thousand of these
   return {
     key: body.key ?? null,
     name: checkName(body.name),
-    ...cols,
+    kind: cols.kind,
+    runAt: cols.runAt,
+    cronExpression: cols.cronExpression,
+    timezone: cols.timezone,
+    startAt: cols.startAt,
+    endAt: cols.endAt,
+    nextRunAt: cols.nextRunAt,
     payload: checkPayload(body.payload),
-    action: checkAction(body.action ?? { type: 'log' }, opts),
+    action: body.action ? checkAction(body.action, opts) : LOG_ACTION,
     misfirePolicy: body.misfirePolicy ?? 'fire_once',
     overlapPolicy: body.overlapPolicy ?? 'allow',
     maxLatenessMs: body.maxLatenessMs ?? null,
