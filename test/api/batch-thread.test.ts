@@ -1,7 +1,7 @@
 // POST /api/tasks/batch runs in the batch thread (src/server/api/batch-thread.ts): off
 // the firing thread, at a lower CPU priority, its PostgreSQL backends too. Real node,
 // real database, real threads and processes read from /proc.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchThread, BatchThreads } from '../../src/server/api/batch-thread.js';
@@ -11,6 +11,8 @@ import { injectJson, startTestApp, type TestApp } from '../support/app.js';
 /** nice value of a process or thread (field 19 of its stat line) */
 const niceOf = (path: string) => Number(readFileSync(path, 'utf8').replace(/^.*\) /s, '').split(' ')[16]);
 const threadNices = () => new Map(readdirSync('/proc/self/task').map((tid) => [tid, niceOf(`/proc/self/task/${tid}/stat`)]));
+/** the nice value of a process's scheduling group (autogroup: "/autogroup-123 nice 10") */
+const groupNiceOf = (pid: number) => Number(readFileSync(`/proc/${pid}/autogroup`, 'utf8').trim().split(' ').pop());
 const inFuture = (ms = 3_600_000) => new Date(Date.now() + ms).toISOString();
 
 /** a one-task batch job, as the route hands it to the thread */
@@ -53,11 +55,15 @@ describe('the batch thread', () => {
       select pid from pg_stat_activity where application_name = ${`sundial:${t.app.config.nodeId}:bulk`}`;
     expect(backends.length).toBeGreaterThan(0);
     for (const b of backends) expect(niceOf(`/proc/${b.pid}/stat`)).toBe(BULK_NICE);
+    // where the kernel groups processes by session, the backend's group too (each backend leads its own session)
+    const grouped = existsSync('/proc/self/autogroup');
+    if (grouped) for (const b of backends) expect(groupNiceOf(b.pid)).toBe(BULK_NICE);
     // the API's and the engine's backends were not
     const others = await t.app.sql<{ pid: number }[]>`
       select pid from pg_stat_activity where application_name in (${`sundial:${t.app.config.nodeId}`}, ${`sundial:${t.app.config.nodeId}:engine`})`;
     expect(others.length).toBeGreaterThan(0);
     for (const b of others) expect(niceOf(`/proc/${b.pid}/stat`)).toBe(own);
+    if (grouped) for (const b of others) expect(groupNiceOf(b.pid)).not.toBe(BULK_NICE);
   });
 
   it('refuses what the body parser and the input guard refuse on other routes, naming the field', async () => {
