@@ -49,11 +49,14 @@ export class PaceFull extends ApiError {
  * million tasks written as fast as PostgreSQL takes them made the steady stream beside
  * them 4× later at its p99 (4 → 17 ms), even with the import's thread and backends at
  * nice 10, at SCHED_IDLE or pinned to one core; the same rows written straight into
- * PostgreSQL at nice 10, with no node in the way, did the same (50 ms). What the stream
+ * PostgreSQL at nice 10, with no node in the way, did the same (50 ms; nice could not work
+ * there: each backend was a scheduling group of its own, which store/background.ts now
+ * lowers too, see its comment). What the stream
  * feels is the database's write rate, so that is what is paced: a client sending 5,000
  * tasks a second left the stream at 8 → 10 ms, and this pace 5–6 → 7–8 ms (1.17–1.60×,
  * median 1.50× over four pairs with the slow start below; 1.50–1.80× without it; the
- * target is 1.5×), the import then taking 5–5.5 minutes beside the stream (docs/api.md,
+ * target is 1.5×; 1.20–1.50×, median 1.40×, over seven pairs once the backends' group
+ * was lowered too), the import then taking 5–5.5 minutes beside the stream (docs/api.md,
  * "Firing beside an import"; at a 2 % late share and +25 % a window: 5 → 13 ms in 92 s).
  *
  * Additive-increase/multiplicative-decrease on the timer's lateness, measured where the
